@@ -1,0 +1,3 @@
+export * from './errors.js';
+export * from './formats.js';
+export * from './schemas.js';
