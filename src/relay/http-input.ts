@@ -1,0 +1,115 @@
+import type { Context } from 'hono';
+import type { z } from 'zod';
+import { AGENT_ID_PATTERN, CURSOR_PATTERN, MAX_WAIT_MS } from '../protocol/index.js';
+import { detailsFromZod, invalidRequest, RelayError } from './errors.js';
+import { RELAY_DEFAULTS } from './options.js';
+import type { PollQuery } from './relay-service.js';
+
+/**
+ * Reads the body as JSON, refusing more than `maxBytes` (by Content-Length before reading, and
+ * by counting what arrives, for chunked bodies or a lying header). An empty body reads as {}.
+ */
+export async function readJsonBody(c: Context, maxBytes: number): Promise<unknown> {
+  const declared = Number(c.req.header('content-length'));
+  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes);
+  const body = c.req.raw.body;
+  if (!body) return {};
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw tooLarge(maxBytes);
+    }
+    chunks.push(value);
+  }
+  if (size === 0) return {};
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+  } catch {
+    throw new RelayError('invalid_body', 'The request body is not valid UTF-8.');
+  }
+  if (text.trim() === '') return {};
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new RelayError('invalid_body', 'The request body is not valid JSON.');
+  }
+}
+
+function tooLarge(maxBytes: number): RelayError {
+  return new RelayError(
+    'message_too_large',
+    `The request body is larger than ${maxBytes} bytes: split it into smaller messages.`,
+  );
+}
+
+export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    const details = detailsFromZod(parsed.error);
+    const first = details[0];
+    throw new RelayError(
+      'invalid_request',
+      first ? `Invalid ${first.path || 'body'}: ${first.message}` : 'Invalid request body.',
+      { details },
+    );
+  }
+  return parsed.data;
+}
+
+export function requireAgentId(c: Context): string {
+  const agentId = c.req.header('x-agent-id');
+  if (agentId === undefined || agentId === '') throw new RelayError('missing_agent_id');
+  if (!AGENT_ID_PATTERN.test(agentId)) {
+    throw invalidRequest('X-Agent-Id', 'letters, digits, - and _ only, at most 128 characters');
+  }
+  return agentId;
+}
+
+/** An empty X-Session-Key counts as absent. */
+export function sessionKeyHeader(c: Context): string | undefined {
+  return c.req.header('x-session-key') || undefined;
+}
+
+function booleanParam(name: string, raw: string | undefined): boolean {
+  if (raw === undefined || raw === '' || raw === 'false' || raw === '0') return false;
+  if (raw === 'true' || raw === '1') return true;
+  throw invalidRequest(name, 'must be true or false');
+}
+
+function integerParam(
+  name: string,
+  raw: string | undefined,
+  min: number,
+  max: number,
+): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^\d{1,15}$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw invalidRequest(name, `must be an integer from ${min} to ${max}`);
+  }
+  return Number(raw);
+}
+
+export function parsePollQuery(c: Context, longPoll: boolean): PollQuery {
+  const after = c.req.query('after');
+  if (after !== undefined && !CURSOR_PATTERN.test(after)) {
+    throw invalidRequest('after', 'must be a cursor: a non-negative decimal integer');
+  }
+  const limit =
+    integerParam('limit', c.req.query('limit'), 1, RELAY_DEFAULTS.maxPollLimit) ??
+    RELAY_DEFAULTS.defaultPollLimit;
+  // Larger waits are clamped, not refused: a client may ask for more than this relay holds.
+  const rawWait = integerParam('waitMs', c.req.query('waitMs'), 0, Number.MAX_SAFE_INTEGER);
+  return {
+    after,
+    members: booleanParam('members', c.req.query('members')),
+    limit,
+    waitMs: longPoll ? Math.min(rawWait ?? 0, MAX_WAIT_MS) : 0,
+  };
+}

@@ -1,0 +1,370 @@
+import {
+  type CreateSessionRequest,
+  DEFAULT_TTL_SECONDS,
+  type SendRequest,
+} from '../protocol/index.js';
+import { RelayError } from './errors.js';
+import type { LongPollWaiters } from './long-poll-waiters.js';
+import type { ResolvedRelayOptions } from './options.js';
+import { generatePairCode } from './pair-code.js';
+import { redactJson, redactSecrets } from './redact.js';
+import { keysMatch, newMessageId, newSessionId, newSessionKey } from './secrets.js';
+import type { AgentRecord, PairCodeRecord, RelayStorage, SessionRecord } from './storage.js';
+import { greetingMessage, iso, sessionStatus, type WireMessage, wireMessage } from './wire.js';
+
+/** Claimed and expired codes still answer `expired` / `code_expired_or_used` this long. */
+const PAIR_CODE_RETENTION_MS = 60 * 60 * 1000;
+
+export interface PollQuery {
+  /** As sent, echoed back as nextCursor when nothing is new. */
+  after: string | undefined;
+  members: boolean;
+  limit: number;
+  /** 0 = answer at once. */
+  waitMs: number;
+}
+
+export interface PollResult {
+  messages: WireMessage[];
+  nextCursor: string;
+  members?: { agentId: string; lastSeenAt: string }[];
+}
+
+/**
+ * The protocol's rules (PROTOCOL.md) over a RelayStorage: expiry, membership, keys, cursors,
+ * pairing, long-poll. Returns response bodies; throws RelayError for protocol errors.
+ */
+export class RelayService {
+  readonly startedAt: number;
+
+  constructor(
+    private readonly storage: RelayStorage,
+    private readonly options: ResolvedRelayOptions,
+    private readonly waiters: LongPollWaiters,
+  ) {
+    this.startedAt = this.now();
+  }
+
+  async createSession(request: CreateSessionRequest) {
+    const now = this.now();
+    const ttl = this.clampTtl(request.ttl ?? DEFAULT_TTL_SECONDS);
+    const creator = request.creatorAgentId;
+    const greeting = request.greeting ? redactSecrets(request.greeting).text : undefined;
+    const agents: AgentRecord[] = creator
+      ? [{ agentId: creator, sessionKey: newSessionKey(), joinedAt: now, lastSeenAt: now }]
+      : [];
+    const session: SessionRecord = {
+      sessionId: newSessionId(),
+      ttlSeconds: ttl,
+      maxAgents: Math.min(
+        request.maxAgents ?? this.options.defaultMaxAgents,
+        this.options.maxAgents,
+      ),
+      ...(greeting ? { greeting } : {}),
+      ...(creator ? { creatorAgentId: creator } : {}),
+      createdAt: now,
+      expiresAt: now + ttl * 1000,
+      lastCursor: 0,
+      agents,
+    };
+    // 192 random bits do not collide; the loop only keeps a broken RNG from overwriting.
+    while (!(await this.storage.createSession(session))) session.sessionId = newSessionId();
+    return {
+      sessionId: session.sessionId,
+      ttl: session.ttlSeconds,
+      maxAgents: session.maxAgents,
+      state: 'active' as const,
+      expiresAt: iso(session.expiresAt),
+      ...(creator ? { creatorAgentId: creator, sessionKey: agents[0]?.sessionKey } : {}),
+    };
+  }
+
+  async status(sessionId: string) {
+    return sessionStatus(await this.liveSession(sessionId));
+  }
+
+  async join(sessionId: string, agentId: string) {
+    const session = await this.liveSession(sessionId);
+    const key = await this.addAgent(sessionId, agentId);
+    return {
+      status: 'joined' as const,
+      agentsOnline: session.agents.length + 1,
+      sessionKey: key,
+      ...(session.greeting ? { greeting: session.greeting } : {}),
+    };
+  }
+
+  /** Check order fixed by PROTOCOL.md ("Leave check order"). */
+  async leave(sessionId: string, agentId: string, callerId: string, key: string | undefined) {
+    const session = await this.liveSession(sessionId);
+    const member = session.agents.find((agent) => agent.agentId === agentId);
+    if (!member) throw new RelayError('agent_not_found', `Agent ${agentId} is not in the session.`);
+    if (!key) throw new RelayError('missing_session_key');
+    if (callerId !== agentId || !keysMatch(member.sessionKey, key)) {
+      throw new RelayError('invalid_session_key');
+    }
+    if (session.creatorAgentId === agentId) {
+      throw new RelayError('forbidden', 'The creator of a session cannot leave it.');
+    }
+    await this.storage.removeAgent(sessionId, agentId);
+    return {
+      ok: true as const,
+      status: 'removed' as const,
+      sessionId,
+      agentId,
+      message: `Agent ${agentId} left the session.`,
+    };
+  }
+
+  async renew(sessionId: string, agentId: string, ttl: number | undefined) {
+    const session = await this.liveSession(sessionId);
+    this.requireMember(session, agentId, 'forbidden');
+    const renewed = await this.touch(
+      sessionId,
+      agentId,
+      ttl === undefined ? undefined : this.clampTtl(ttl),
+    );
+    return sessionStatus(renewed);
+  }
+
+  async send(sessionId: string, agentId: string, key: string | undefined, body: SendRequest) {
+    const session = await this.liveSession(sessionId);
+    const member = this.requireMember(session, agentId, 'forbidden');
+    if (key !== undefined && !keysMatch(member.sessionKey, key)) {
+      throw new RelayError('invalid_session_key', undefined, { status: 403 });
+    }
+    const text = redactSecrets(body.text ?? '');
+    const json = body.json === undefined ? undefined : redactJson(body.json);
+    const now = this.now();
+    const message = await this.storage.appendMessage(sessionId, {
+      id: newMessageId(),
+      agentId,
+      text: text.text,
+      ...(json ? { json: json.value } : {}),
+      verified: key !== undefined,
+      createdAt: now,
+      expiresAt: now + session.ttlSeconds * 1000,
+    });
+    if (!message) throw new RelayError('session_not_found');
+    await this.touch(sessionId, agentId);
+    return {
+      id: message.id,
+      cursor: String(message.cursor),
+      expiresAt: iso(message.expiresAt),
+      redacted: text.count + (json?.count ?? 0),
+    };
+  }
+
+  /**
+   * A poll; with waitMs it is held until a message after the cursor arrives, waitMs pass, the
+   * client disconnects or the relay shuts down. Errors answer at once, before any wait.
+   */
+  async poll(
+    sessionId: string,
+    agentId: string,
+    query: PollQuery,
+    signal: AbortSignal,
+  ): Promise<PollResult> {
+    const after = query.after === undefined ? undefined : Number(query.after);
+    // Registered before the first read, so a message landing in between still wakes it.
+    const waiter =
+      this.options.longPoll && query.waitMs > 0 ? this.waiters.add(sessionId, after) : undefined;
+    try {
+      const first = await this.pollOnce(sessionId, agentId, query, after);
+      if (!waiter || first.messages.length > 0) return first;
+      const outcome = await waiter.wait(query.waitMs, signal);
+      if (outcome === 'aborted' || outcome === 'closed') return first;
+      return await this.pollOnce(sessionId, agentId, query, after);
+    } finally {
+      waiter?.cancel();
+    }
+  }
+
+  async pair(sessionId: string, baseUrl: string) {
+    await this.liveSession(sessionId);
+    const now = this.now();
+    const record: PairCodeRecord = {
+      code: generatePairCode(),
+      sessionId,
+      createdAt: now,
+      expiresAt: now + this.options.pairCodeTtlSeconds * 1000,
+    };
+    while (!(await this.storage.putPairCode(record))) record.code = generatePairCode();
+    return {
+      code: record.code,
+      url: `${baseUrl}/p/${record.code}`,
+      expiresAt: iso(record.expiresAt),
+    };
+  }
+
+  async pairStatus(code: string) {
+    const record = await this.pairCode(code);
+    return { state: await this.pairState(record), expiresAt: iso(record.expiresAt) };
+  }
+
+  async claim(code: string, agentId: string) {
+    const record = await this.pairCode(code);
+    const claimed = await this.storage.claimPairCode(record.code, this.now());
+    if (claimed !== 'claimed') throw new RelayError('code_expired_or_used');
+    try {
+      const joined = await this.join(record.sessionId, agentId);
+      return {
+        sessionId: record.sessionId,
+        status: 'claimed' as const,
+        sessionKey: joined.sessionKey,
+        ...(joined.greeting ? { greeting: joined.greeting } : {}),
+      };
+    } catch (error) {
+      if (error instanceof RelayError && error.code === 'session_not_found') {
+        throw new RelayError('code_expired_or_used');
+      }
+      // The code stays usable for an agent that can join (another id, a freed slot).
+      await this.storage.releasePairCode(record.code);
+      throw error;
+    }
+  }
+
+  /** What the pairing page needs: the code, only while it can still be claimed. */
+  async claimableCode(code: string): Promise<PairCodeRecord> {
+    const record = await this.pairCode(code);
+    if ((await this.pairState(record)) !== 'pending') throw new RelayError('code_expired_or_used');
+    return record;
+  }
+
+  async stats() {
+    const counts = await this.storage.counts(this.now());
+    return {
+      activeSessions: counts.sessions,
+      totalAgents: counts.agents,
+      totalMessages: counts.messages,
+      uptime: this.uptimeSeconds(),
+      pendingLongPolls: this.waiters.pending,
+    };
+  }
+
+  uptimeSeconds(): number {
+    return Math.max(0, Math.floor((this.now() - this.startedAt) / 1000));
+  }
+
+  /** Drops expired sessions, inactive agents and old pair codes. */
+  async sweep(): Promise<void> {
+    for (const sessionId of await this.storage.listSessionIds()) {
+      await this.findLiveSession(sessionId);
+    }
+    await this.storage.prunePairCodes(this.now() - PAIR_CODE_RETENTION_MS);
+  }
+
+  private async pollOnce(
+    sessionId: string,
+    agentId: string,
+    query: PollQuery,
+    after: number | undefined,
+  ): Promise<PollResult> {
+    const session = await this.liveSession(sessionId);
+    this.requireMember(session, agentId, 'agent_not_in_session');
+    const touched = await this.touch(sessionId, agentId);
+    const stored = await this.storage.readMessages(sessionId, after, query.limit, this.now());
+    const messages = stored.map(wireMessage);
+    if (query.after === undefined && touched.greeting) {
+      messages.unshift(greetingMessage({ ...touched, greeting: touched.greeting }));
+    }
+    const result: PollResult = {
+      messages,
+      nextCursor: messages.at(-1)?.cursor ?? query.after ?? '0',
+    };
+    if (query.members) {
+      result.members = touched.agents.map((agent) => ({
+        agentId: agent.agentId,
+        lastSeenAt: iso(agent.lastSeenAt),
+      }));
+    }
+    return result;
+  }
+
+  private async addAgent(sessionId: string, agentId: string): Promise<string> {
+    const now = this.now();
+    const sessionKey = newSessionKey();
+    const result = await this.storage.addAgent(sessionId, {
+      agentId,
+      sessionKey,
+      joinedAt: now,
+      lastSeenAt: now,
+    });
+    switch (result) {
+      case 'added':
+        return sessionKey;
+      case 'taken':
+        throw new RelayError('agent_id_taken', `Agent id ${agentId} is already in the session.`);
+      case 'full':
+        throw new RelayError('session_full');
+      case 'missing':
+        throw new RelayError('session_not_found');
+    }
+  }
+
+  private async pairCode(code: string): Promise<PairCodeRecord> {
+    const record = await this.storage.getPairCode(code.toUpperCase());
+    if (!record) throw new RelayError('code_not_found');
+    return record;
+  }
+
+  private async pairState(record: PairCodeRecord): Promise<'pending' | 'claimed' | 'expired'> {
+    if (record.claimedAt !== undefined) return 'claimed';
+    if (record.expiresAt <= this.now()) return 'expired';
+    // A code for a session that is gone can never be claimed.
+    return (await this.findLiveSession(record.sessionId)) ? 'pending' : 'expired';
+  }
+
+  private requireMember(
+    session: SessionRecord,
+    agentId: string,
+    code: 'forbidden' | 'agent_not_in_session',
+  ): AgentRecord {
+    const member = session.agents.find((agent) => agent.agentId === agentId);
+    if (!member) throw new RelayError(code, `Agent ${agentId} is not a member of the session.`);
+    return member;
+  }
+
+  private async touch(sessionId: string, agentId: string, ttl?: number): Promise<SessionRecord> {
+    const session = await this.storage.touch(sessionId, agentId, this.now(), ttl);
+    if (!session) throw new RelayError('session_not_found');
+    return session;
+  }
+
+  private async liveSession(sessionId: string): Promise<SessionRecord> {
+    const session = await this.findLiveSession(sessionId);
+    if (!session) throw new RelayError('session_not_found');
+    return session;
+  }
+
+  /**
+   * The session unless it expired (then it is deleted: expiry is also checked lazily, not only
+   * by the sweep), minus agents idle past AGENT_INACTIVITY_SECONDS (never the creator).
+   */
+  private async findLiveSession(sessionId: string): Promise<SessionRecord | undefined> {
+    const session = await this.storage.getSession(sessionId);
+    if (!session) return undefined;
+    const now = this.now();
+    if (session.expiresAt <= now) {
+      await this.storage.deleteSession(sessionId);
+      return undefined;
+    }
+    const idleMs = this.options.agentInactivitySeconds * 1000;
+    if (idleMs === 0) return session;
+    const idle = session.agents.filter(
+      (agent) => agent.agentId !== session.creatorAgentId && agent.lastSeenAt + idleMs <= now,
+    );
+    for (const agent of idle) await this.storage.removeAgent(sessionId, agent.agentId);
+    return idle.length === 0
+      ? session
+      : { ...session, agents: session.agents.filter((agent) => !idle.includes(agent)) };
+  }
+
+  private clampTtl(ttl: number): number {
+    return Math.min(ttl, this.options.maxTtlSeconds);
+  }
+
+  private now(): number {
+    return this.options.clock.now();
+  }
+}

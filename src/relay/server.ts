@@ -1,0 +1,81 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createAdaptorServer } from '@hono/node-server';
+import { createRelayApp } from './app.js';
+import type { RelayOptions } from './options.js';
+
+export interface RunningRelay {
+  /** http://HOST:PORT as listened on (not the public URL). */
+  url: string;
+  port: number;
+  host: string;
+  /** Stops listening, answers held long-polls, flushes metadata, closes every connection. */
+  close(): Promise<void>;
+}
+
+/** Responses still being written get this long after shutdown begins. */
+const DRAIN_TIMEOUT_MS = 5_000;
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** Starts the relay and resolves once it listens. Prints nothing: the CLI announces it. */
+export async function startRelay(options: RelayOptions = {}): Promise<RunningRelay> {
+  const relay = createRelayApp(options);
+  const { host, port: wantedPort } = relay.options;
+  const server = createAdaptorServer({ fetch: relay.app.fetch, hostname: host }) as Server;
+
+  // Counted per response so shutdown can wait for the long-polls it just released.
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+  server.on('request', (_request, response) => {
+    inFlight++;
+    response.once('close', () => {
+      inFlight--;
+      if (inFlight === 0) drained?.();
+    });
+  });
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(wantedPort, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    await relay.dispose();
+    throw error;
+  }
+
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${urlHost(host)}:${port}`;
+  relay.setListeningUrl(url);
+
+  let closing: Promise<void> | undefined;
+  const close = async (): Promise<void> => {
+    const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+    relay.releaseLongPolls();
+    if (inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        drained = resolve;
+        setTimeout(resolve, DRAIN_TIMEOUT_MS).unref();
+      });
+    }
+    server.closeAllConnections();
+    await stopped;
+    await relay.dispose();
+  };
+
+  return {
+    url,
+    port,
+    host,
+    close: () => {
+      closing ??= close();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * What the relay keeps, behind one interface: the service holds the protocol's rules, a storage
+ * holds the data and makes each method atomic, so a shared backend (Redis) can replace the
+ * in-memory one without touching the service or the routes. Times are epoch milliseconds.
+ */
+
+export interface AgentRecord {
+  agentId: string;
+  sessionKey: string;
+  joinedAt: number;
+  /** The agent's last join, send, poll or renew. */
+  lastSeenAt: number;
+}
+
+export interface SessionRecord {
+  sessionId: string;
+  ttlSeconds: number;
+  maxAgents: number;
+  greeting?: string;
+  creatorAgentId?: string;
+  createdAt: number;
+  expiresAt: number;
+  /** The highest cursor ever handed out; persisted so cursors never repeat after a restart. */
+  lastCursor: number;
+  agents: AgentRecord[];
+}
+
+export interface StoredMessage {
+  id: string;
+  agentId: string;
+  text: string;
+  json?: unknown;
+  cursor: number;
+  verified: boolean;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export type MessageDraft = Omit<StoredMessage, 'cursor'>;
+
+export interface PairCodeRecord {
+  code: string;
+  sessionId: string;
+  createdAt: number;
+  expiresAt: number;
+  claimedAt?: number;
+}
+
+export type AddAgentResult = 'added' | 'taken' | 'full' | 'missing';
+export type ClaimPairCodeResult = 'claimed' | 'unavailable' | 'missing';
+
+export interface StorageCounts {
+  sessions: number;
+  agents: number;
+  messages: number;
+}
+
+export type MessageListener = (sessionId: string, cursor: number) => void;
+
+export interface RelayStorage {
+  /** Returns false when the id is already in use. */
+  createSession(session: SessionRecord): Promise<boolean>;
+  /** A copy: changing it changes nothing stored. */
+  getSession(sessionId: string): Promise<SessionRecord | undefined>;
+  /** Drops the session and its messages. */
+  deleteSession(sessionId: string): Promise<void>;
+  listSessionIds(): Promise<string[]>;
+  /**
+   * Sliding expiry: expiresAt = at + ttl (the new ttl when given), and the agent's lastSeenAt =
+   * at. Returns the updated session, or undefined when it is gone.
+   */
+  touch(
+    sessionId: string,
+    agentId: string,
+    at: number,
+    ttlSeconds?: number,
+  ): Promise<SessionRecord | undefined>;
+  /** Adds the agent unless its id is taken or the session is full. */
+  addAgent(sessionId: string, agent: AgentRecord): Promise<AddAgentResult>;
+  removeAgent(sessionId: string, agentId: string): Promise<boolean>;
+
+  /** Assigns the next cursor; drops the oldest message past the per-session cap. */
+  appendMessage(sessionId: string, draft: MessageDraft): Promise<StoredMessage | undefined>;
+  /** Messages with cursor > after (all when undefined), oldest first, unexpired at `now`. */
+  readMessages(
+    sessionId: string,
+    after: number | undefined,
+    limit: number,
+    now: number,
+  ): Promise<StoredMessage[]>;
+  /** Told of every appended message, whichever process appended it. Returns an unsubscribe. */
+  subscribe(listener: MessageListener): () => void;
+
+  /** Returns false when the code is already in use. */
+  putPairCode(record: PairCodeRecord): Promise<boolean>;
+  getPairCode(code: string): Promise<PairCodeRecord | undefined>;
+  /** Marks a pending, unexpired code claimed at `at`; at most one caller wins. */
+  claimPairCode(code: string, at: number): Promise<ClaimPairCodeResult>;
+  /** Makes a claimed code pending again (the claimer could not join). */
+  releasePairCode(code: string): Promise<void>;
+  /** Forgets codes that expired before `before`. */
+  prunePairCodes(before: number): Promise<void>;
+
+  /** Sessions unexpired at `now`, their agents and their unexpired messages. */
+  counts(now: number): Promise<StorageCounts>;
+  /** Writes pending metadata now. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
