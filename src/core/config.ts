@@ -1,0 +1,77 @@
+/** Settings the core reads from the environment and the command line, resolved once. */
+import { randomBytes } from 'node:crypto';
+import { isAgentId, normalizeServerUrl } from '../protocol/index.js';
+import { clientError } from './errors.js';
+import { DEFAULT_HTTP_TIMEOUT_MS } from './relay-client.js';
+
+export const PUBLIC_RELAY_URL = 'https://messaging.md';
+export const DEFAULT_POLL_INTERVAL_MS = 1_000;
+
+export interface CoreConfig {
+  /** `--url`, then `NEXUS_URL`; the store's saved URL and the public relay come after. */
+  url?: string;
+  agentId?: string;
+  home?: string;
+  httpTimeoutMs: number;
+  pollIntervalMs: number;
+}
+
+export function configFromEnv(env: NodeJS.ProcessEnv, flags: { url?: string } = {}): CoreConfig {
+  const url = flags.url ?? nonEmpty(env.NEXUS_URL);
+  const agentId = nonEmpty(env.NEXUS_AGENT_ID);
+  if (agentId !== undefined && !isAgentId(agentId)) {
+    throw clientError(
+      'invalid_argument',
+      'NEXUS_AGENT_ID may hold only letters, digits, - and _ (at most 128 characters).',
+    );
+  }
+  return {
+    ...(url !== undefined && { url: checkedUrl(url, flags.url ? '--url' : 'NEXUS_URL') }),
+    ...(agentId !== undefined && { agentId }),
+    ...(nonEmpty(env.NEXUS_MCP_HOME) !== undefined && { home: nonEmpty(env.NEXUS_MCP_HOME) }),
+    httpTimeoutMs: positiveInt(
+      env.NEXUS_HTTP_TIMEOUT_MS,
+      DEFAULT_HTTP_TIMEOUT_MS,
+      'NEXUS_HTTP_TIMEOUT_MS',
+    ),
+    pollIntervalMs: positiveInt(
+      env.NEXUS_POLL_INTERVAL_MS,
+      DEFAULT_POLL_INTERVAL_MS,
+      'NEXUS_POLL_INTERVAL_MS',
+    ),
+  };
+}
+
+export function checkedUrl(url: string, source: string): string {
+  try {
+    return normalizeServerUrl(url);
+  } catch {
+    throw clientError(
+      'invalid_argument',
+      `${source} is not an http(s) URL: ${JSON.stringify(url)}.`,
+    );
+  }
+}
+
+/** Readable and unlikely to collide: `agent-` and six base-36 characters. */
+export function generateAgentId(): string {
+  const alphabet = '0123456789abcdefghijklmnopqrstuvwxyz';
+  return `agent-${[...randomBytes(6)].map((byte) => alphabet[byte % 36]).join('')}`;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed ? trimmed : undefined;
+}
+
+function positiveInt(value: string | undefined, fallback: number, name: string): number {
+  if (nonEmpty(value) === undefined) return fallback;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed <= 0) {
+    throw clientError(
+      'invalid_argument',
+      `${name} must be a positive whole number of milliseconds.`,
+    );
+  }
+  return parsed;
+}

@@ -1,0 +1,107 @@
+/**
+ * `doctor`: what a human checks when something seems off. Reachability, version and
+ * capabilities of every relay in use; for every session whether its relay still knows it and
+ * whether we are still a member; the store's file modes. Meant for a terminal, so it may show
+ * full session ids.
+ */
+
+import { VERSION } from '../version.js';
+import { mapLimit } from './concurrency.js';
+import type { LiveStatus, SessionManager } from './manager.js';
+
+export interface DoctorReport {
+  ok: boolean;
+  version: string;
+  store: { dir: string; file: string; dirMode?: string; fileMode?: string; ok: boolean };
+  defaultServer: string;
+  agentId: string;
+  servers: {
+    url: string;
+    reachable: boolean;
+    version?: string;
+    messageFormat?: string[];
+    longPoll?: boolean;
+  }[];
+  sessions: {
+    sessionId: string;
+    alias?: string;
+    server: string;
+    agentId: string;
+    role: string;
+    relay: LiveStatus;
+    member?: boolean;
+    error?: string;
+  }[];
+  problems: string[];
+}
+
+const octal = (mode: number | undefined) =>
+  mode === undefined ? undefined : `0${mode.toString(8)}`;
+
+export async function runDoctor(manager: SessionManager): Promise<DoctorReport> {
+  const problems: string[] = [];
+  const modes = manager.store.fileModes();
+  const storeOk = modes.dir === 0o700 && (modes.file === undefined || modes.file === 0o600);
+  if (!storeOk) {
+    problems.push(
+      `Store permissions should be 0700 (dir) and 0600 (file); found ${octal(modes.dir)} and ${octal(modes.file)}.`,
+    );
+  }
+
+  const defaultServer = manager.defaultServer();
+  const entries = await manager.list();
+  const servers = [...new Set([defaultServer, ...entries.map((entry) => entry.session.server)])];
+  const serverReports = await mapLimit(servers, 8, async (url) => {
+    const { data } = await manager.client
+      .health(url, { timeoutMs: 3_000, attempts: 1 })
+      .catch(() => ({ data: undefined }));
+    if (!data) {
+      problems.push(`Relay ${url} is not reachable.`);
+      return { url, reachable: false };
+    }
+    return {
+      url,
+      reachable: true,
+      ...(data.version !== undefined && { version: data.version }),
+      messageFormat: data.capabilities.messageFormat,
+      longPoll: data.capabilities.longPoll,
+    };
+  });
+
+  const sessions = entries.map((entry) => {
+    const { session } = entry;
+    if (entry.live === 'active' && entry.member === false) {
+      problems.push(
+        `Session ${session.label} is alive but ${session.agentId} is no longer a member: join or claim again.`,
+      );
+    }
+    if (entry.live === 'error') problems.push(`Session ${session.label}: ${entry.error}`);
+    return {
+      sessionId: session.sessionId,
+      ...(session.alias !== undefined && { alias: session.alias }),
+      server: session.server,
+      agentId: session.agentId,
+      role: session.role,
+      relay: entry.live,
+      ...(entry.member !== undefined && { member: entry.member }),
+      ...(entry.error !== undefined && { error: entry.error }),
+    };
+  });
+
+  return {
+    ok: problems.length === 0,
+    version: VERSION,
+    store: {
+      dir: manager.store.dir,
+      file: manager.store.file,
+      ...(modes.dir !== undefined && { dirMode: octal(modes.dir) }),
+      ...(modes.file !== undefined && { fileMode: octal(modes.file) }),
+      ok: storeOk,
+    },
+    defaultServer,
+    agentId: manager.defaultAgentId(),
+    servers: serverReports,
+    sessions,
+    problems,
+  };
+}

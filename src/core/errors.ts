@@ -1,0 +1,119 @@
+/**
+ * The one error type the core hands to its callers. Every failure — a protocol error from the
+ * relay, a proxy's HTML page, a refused connection, a bad argument — becomes a NexusError with
+ * a stable code and a hint saying what to do next. Nothing raw (undici errors, stacks) escapes.
+ */
+import { isProtocolErrorCode, PROTOCOL_ERRORS, type ProtocolErrorCode } from '../protocol/index.js';
+
+const CLIENT_ERRORS = {
+  non_json_response:
+    'The server did not answer with JSON (a proxy or captive portal?): check the server URL.',
+  unexpected_response:
+    'The server answered with a body this client does not understand: check that the URL points at a NexusMessaging relay.',
+  http_error:
+    'The server answered with an error this client does not know: check the server URL, or try again later.',
+  network_error:
+    'The relay could not be reached: check the network and the server URL, then try again.',
+  timeout:
+    'The relay did not answer in time: try again; if it persists, check the relay or raise NEXUS_HTTP_TIMEOUT_MS.',
+  aborted: 'The operation was cancelled before it finished; nothing was committed.',
+  unknown_session:
+    'No local session matches: call list_sessions to see the sessions this agent is in.',
+  ambiguous_session: 'Several local sessions match: use a longer id prefix or the alias.',
+  invalid_argument: 'An argument is not valid: fix it and try again.',
+  invalid_pairing_input:
+    'That is neither a pairing code (like PEARL-FOCAL-S5SJV) nor a pairing link (like https://messaging.md/p/PEARL-FOCAL-S5SJV).',
+  alias_taken:
+    'Another local session already has that alias: choose another one, or clear it there first.',
+  json_not_supported:
+    'This relay accepts text messages only: send the payload as text, or allow folding it into the text.',
+  creator_cannot_leave:
+    'The creator of a session cannot leave it: the session ends when its TTL runs out without activity.',
+  session_expired: 'The session expired on its relay: tell the human, and create a new session.',
+  store_error:
+    'The local session store could not be read or written: check the permissions of its directory.',
+} as const;
+
+export type ClientErrorCode = keyof typeof CLIENT_ERRORS;
+export type NexusErrorCode = ProtocolErrorCode | ClientErrorCode;
+
+export interface NexusErrorInit {
+  code: string;
+  message: string;
+  status?: number;
+  hint?: string;
+  requestId?: string;
+  retryable?: boolean;
+  retryAfterMs?: number;
+  details?: unknown[];
+  /** True when the request provably never reached the server (a connect failure). */
+  notSent?: boolean;
+}
+
+export class NexusError extends Error {
+  override readonly name = 'NexusError';
+  readonly code: string;
+  readonly status: number | undefined;
+  readonly hint: string;
+  readonly requestId: string | undefined;
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+  readonly details: unknown[] | undefined;
+  readonly notSent: boolean;
+
+  constructor(init: NexusErrorInit) {
+    super(init.message);
+    this.code = init.code;
+    this.status = init.status;
+    this.hint = init.hint ?? hintFor(init.code);
+    this.requestId = init.requestId;
+    this.retryable = init.retryable ?? false;
+    this.retryAfterMs = init.retryAfterMs;
+    this.details = init.details;
+    this.notSent = init.notSent ?? false;
+  }
+
+  /** A plain object for JSON output: no stack, nothing that was not meant for the caller. */
+  toJSON(): Record<string, unknown> {
+    return {
+      code: this.code,
+      message: this.message,
+      hint: this.hint,
+      ...(this.status !== undefined && { status: this.status }),
+      ...(this.requestId !== undefined && { requestId: this.requestId }),
+      retryable: this.retryable,
+    };
+  }
+}
+
+export function hintFor(code: string): string {
+  if (isProtocolErrorCode(code)) return PROTOCOL_ERRORS[code].hint;
+  if (Object.hasOwn(CLIENT_ERRORS, code)) return CLIENT_ERRORS[code as ClientErrorCode];
+  return CLIENT_ERRORS.http_error;
+}
+
+export function clientError(
+  code: ClientErrorCode,
+  message: string,
+  extra?: Partial<NexusErrorInit>,
+) {
+  return new NexusError({ code, message, ...extra });
+}
+
+export function isNexusError(error: unknown, code?: string): error is NexusError {
+  return error instanceof NexusError && (code === undefined || error.code === code);
+}
+
+/** Anything thrown becomes a NexusError; unknown errors keep only their message. */
+export function toNexusError(error: unknown): NexusError {
+  if (error instanceof NexusError) return error;
+  if (error instanceof Error && error.name === 'AbortError') {
+    return clientError('aborted', 'The operation was cancelled.');
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new NexusError({
+    code: 'internal_error',
+    message,
+    hint: 'An unexpected error occurred in the client: please report it.',
+  });
+}

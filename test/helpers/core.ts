@@ -1,0 +1,55 @@
+/** A core on a fresh temporary store, with every log line captured for the tests to inspect. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  type Clock,
+  type Core,
+  type CoreOptions,
+  createCore,
+  createLogger,
+  type LogLevel,
+} from '../../src/core/index.js';
+import { cleanup } from './cleanup.js';
+
+export interface TestCore extends Core {
+  home: string;
+  lines: { level: LogLevel; message: string; data?: Record<string, unknown> }[];
+}
+
+export function tempDir(prefix = 'nexus-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  cleanup(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export function makeCore(
+  url: string,
+  options: {
+    home?: string;
+    agentId?: string;
+    clock?: Clock;
+    pollIntervalMs?: number;
+    timeoutMs?: number;
+  } & Pick<CoreOptions, 'client' | 'longPollMs'> = {},
+): TestCore {
+  const home = options.home ?? tempDir();
+  const lines: TestCore['lines'] = [];
+  const core = createCore({
+    config: {
+      url,
+      home,
+      ...(options.agentId !== undefined && { agentId: options.agentId }),
+      httpTimeoutMs: options.timeoutMs ?? 5_000,
+      pollIntervalMs: options.pollIntervalMs ?? 50,
+    },
+    logger: createLogger((level, message, data) =>
+      lines.push({ level, message, ...(data && { data }) }),
+    ),
+    ...(options.clock && { clock: options.clock }),
+    client: options.client ?? { retry: { baseDelayMs: 1, maxDelayMs: 5 } },
+    ...(options.longPollMs !== undefined && { longPollMs: options.longPollMs }),
+  });
+  cleanup(() => core.close());
+  return { ...core, home, lines };
+}
