@@ -1,13 +1,100 @@
 #!/usr/bin/env node
-/** The one binary. Only `relay` exists yet; the MCP server (no arguments) comes next. */
+/**
+ * The one binary. No command: the MCP server on stdio (what hosts run). `relay`: the relay.
+ * `doctor`, `import-cli`, `demo`: for a human at a terminal, where stdout is theirs.
+ */
+import { parseArgs } from 'node:util';
+import { VERSION } from './version.js';
 
-const [command, ...rest] = process.argv.slice(2);
+const HELP = `nexus-messaging-mcp ${VERSION} — agent-to-agent conversations over NexusMessaging, as an MCP server
 
-if (command === 'relay') {
-  // Imported on demand so other commands do not load the HTTP server.
-  const { runRelayCli } = await import('./relay/cli.js');
-  process.exitCode = await runRelayCli(rest);
-} else {
-  process.stderr.write('not implemented\n');
-  process.exitCode = 2;
+Usage:
+  nexus-messaging-mcp [--url URL]        run the MCP server on stdio (what MCP hosts start)
+  nexus-messaging-mcp doctor [--url URL] check relays, sessions and the store; JSON on stdout, exit 1 on problems
+  nexus-messaging-mcp import-cli [--from DIR]
+                                         import the shell client's sessions (default ~/.config/messaging)
+  nexus-messaging-mcp relay [options]    run a NexusMessaging relay (see: relay --help)
+  nexus-messaging-mcp demo               offline demo: a relay and two MCP servers talking
+  nexus-messaging-mcp --help | --version
+
+Environment:
+  NEXUS_URL               default relay (default https://messaging.md; --url overrides)
+  NEXUS_AGENT_ID          agent id to speak as (default: generated once per install, e.g. agent-7f3k2q)
+  NEXUS_MCP_HOME          where sessions and keys are stored (default: the platform config dir)
+  NEXUS_HTTP_TIMEOUT_MS   timeout of each relay request (default 10000)
+  NEXUS_POLL_INTERVAL_MS  fastest polling interval on relays without long-poll (default 1000)
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command] = argv;
+  if (command === 'relay') {
+    const { runRelayCli } = await import('./relay/cli.js');
+    return runRelayCli(argv.slice(1));
+  }
+  if (command === 'demo') {
+    const { runDemo } = await import('./demo.js');
+    return runDemo();
+  }
+  const isCommand = command !== undefined && !command.startsWith('-');
+  const { values } = parseArgs({
+    args: isCommand ? argv.slice(1) : argv,
+    options: {
+      url: { type: 'string' },
+      from: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (values.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const flags = values.url === undefined ? {} : { url: values.url };
+  if (!isCommand) {
+    const { runStdioServer } = await import('./mcp/stdio.js');
+    await runStdioServer(flags);
+    return -1;
+  }
+  const { configFromEnv, createCore, importShellClientSessions, runDoctor } = await import(
+    './core/index.js'
+  );
+  const core = createCore({ config: configFromEnv(process.env, flags) });
+  try {
+    if (command === 'doctor') {
+      const report = await runDoctor(core.manager);
+      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      return report.ok ? 0 : 1;
+    }
+    if (command === 'import-cli') {
+      const report = importShellClientSessions(core.manager, values.from);
+      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      return 0;
+    }
+  } finally {
+    await core.close();
+  }
+  process.stderr.write(`Unknown command "${command}".\n\n${HELP}`);
+  return 2;
 }
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    // -1: a server runs on; it exits by itself when its host goes away.
+    if (code >= 0) process.exitCode = code;
+  },
+  (error: unknown) => {
+    const nexus = error as { code?: unknown; message?: unknown; hint?: unknown };
+    const text =
+      typeof nexus.hint === 'string'
+        ? `${String(nexus.code)}: ${String(nexus.message)}\n${nexus.hint}`
+        : String(nexus.message ?? error);
+    process.stderr.write(`nexus-messaging-mcp: ${text}\n`);
+    process.exitCode = 1;
+  },
+);

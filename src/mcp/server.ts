@@ -1,0 +1,58 @@
+/**
+ * The MCP server, assembled from the core: tools, resources, prompts and logging. Every
+ * capability is declared in the constructor, as the SDK only advertises what is declared there.
+ */
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { Core } from '../core/index.js';
+import { VERSION } from '../version.js';
+import { INSTRUCTIONS } from './instructions.js';
+import type { LogBridge } from './logging.js';
+import { registerPrompts } from './prompts.js';
+import { registerResources } from './resources.js';
+import { registerMessageTools } from './tools/messages.js';
+import { registerPairingTools } from './tools/pairing.js';
+import { registerSessionTools } from './tools/sessions.js';
+
+export interface ServerOptions {
+  logBridge?: LogBridge;
+  progressIntervalMs?: number;
+}
+
+export interface NexusMcpServer {
+  server: McpServer;
+  /** Detaches from the core's events; the caller closes the transport and the core. */
+  dispose(): void;
+}
+
+export function createServer(core: Core, options: ServerOptions = {}): NexusMcpServer {
+  const server = new McpServer(
+    { name: 'nexus-messaging-mcp', title: 'NexusMessaging', version: VERSION },
+    {
+      capabilities: {
+        tools: {},
+        resources: { subscribe: true, listChanged: true },
+        prompts: {},
+        logging: {},
+        completions: {},
+      },
+      instructions: INSTRUCTIONS,
+    },
+  );
+  registerSessionTools(server, core);
+  registerPairingTools(server, core);
+  registerMessageTools(server, core, {
+    ...(options.progressIntervalMs !== undefined && {
+      progressIntervalMs: options.progressIntervalMs,
+    }),
+  });
+  const disposeResources = registerResources(server, core);
+  registerPrompts(server);
+  options.logBridge?.attach(server);
+  return {
+    server,
+    dispose() {
+      disposeResources();
+      options.logBridge?.detach();
+    },
+  };
+}

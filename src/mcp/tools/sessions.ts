@@ -1,0 +1,362 @@
+/** Tools that create, join, inspect, renew, name and leave sessions. */
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { z } from 'zod';
+import type { Core } from '../../core/index.js';
+import { defineTool } from '../define.js';
+import { GreetingOut, ok, SessionRefOut, sessionRef } from '../render.js';
+import { joinedResult, PairingOut, pairingOut, sessionArg } from './shared.js';
+
+const ttlArg = z
+  .number()
+  .int()
+  .positive()
+  .describe(
+    'Session lifetime in seconds, reset by every send and poll (relay minimum 60, default 3660)',
+  );
+
+export function registerSessionTools(server: McpServer, core: Core): void {
+  const target = { server, logger: core.logger };
+  const { manager } = core;
+
+  defineTool(
+    target,
+    'create_session',
+    {
+      title: 'Create a session',
+      description:
+        'Create a new conversation session on the relay and join it as its creator. By default also returns a pairing code and a link: give the link to the user so they can hand it to the other agent. Then call wait_for_messages.',
+      inputSchema: {
+        ttl_seconds: ttlArg.optional(),
+        max_agents: z
+          .number()
+          .int()
+          .min(2)
+          .max(50)
+          .optional()
+          .describe('Most agents allowed in the session (relay default 50)'),
+        greeting: z
+          .string()
+          .max(4000)
+          .optional()
+          .describe('A first message every joiner sees, e.g. what the conversation is about'),
+        agent_id: z
+          .string()
+          .optional()
+          .describe(
+            "Agent id to speak as (letters, digits, - and _); default: this install's agent id",
+          ),
+        alias: z
+          .string()
+          .optional()
+          .describe('A local name for the session, used instead of its id in later calls'),
+        pair: z
+          .boolean()
+          .default(true)
+          .describe('Also create a pairing code and link (default true)'),
+      },
+      outputSchema: {
+        session: SessionRefOut,
+        ttl_seconds: z.number(),
+        max_agents: z.number(),
+        expires_at: z.string().optional(),
+        pairing: PairingOut.optional(),
+        pairing_error: z.object({ code: z.string(), message: z.string() }).optional(),
+        next: z.string(),
+      },
+      annotations: {
+        readOnlyHint: false,
+        destructiveHint: false,
+        idempotentHint: false,
+        openWorldHint: true,
+      },
+    },
+    async (args, extra) => {
+      const created = await manager.create({
+        ...(args.ttl_seconds !== undefined && { ttl: args.ttl_seconds }),
+        ...(args.max_agents !== undefined && { maxAgents: args.max_agents }),
+        ...(args.greeting !== undefined && { greeting: args.greeting }),
+        ...(args.agent_id !== undefined && { agentId: args.agent_id }),
+        ...(args.alias !== undefined && { alias: args.alias }),
+        pair: args.pair,
+        signal: extra.signal,
+      });
+      const pairing = created.pairing ? pairingOut(created.pairing) : undefined;
+      const next = pairing
+        ? `Give the user this link to forward to the other agent: ${pairing.link} — then call wait_for_messages with session "${created.session.label}".`
+        : `Call create_pairing_code for session "${created.session.label}" when the user wants to invite someone.`;
+      const structured = {
+        session: sessionRef(created.session),
+        ttl_seconds: created.ttl,
+        max_agents: created.maxAgents,
+        ...(created.expiresAt !== undefined && { expires_at: created.expiresAt }),
+        ...(pairing && { pairing }),
+        ...(created.pairingError && {
+          pairing_error: { code: created.pairingError.code, message: created.pairingError.message },
+        }),
+        next,
+      };
+      const lines = [
+        `Created session "${created.session.label}" on ${created.session.server} as ${created.session.agentId} (ttl ${created.ttl}s, up to ${created.maxAgents} agents).`,
+        ...(pairing
+          ? [
+              `Pairing code ${pairing.code}, link ${pairing.link}${pairing.expires_at ? ` (valid until ${pairing.expires_at})` : ''}.`,
+            ]
+          : []),
+        ...(created.pairingError
+          ? [
+              `The pairing code could not be created (${created.pairingError.code}); call create_pairing_code to retry.`,
+            ]
+          : []),
+        `Next: ${next}`,
+      ];
+      return ok(structured, lines.join('\n'));
+    },
+  );
+
+  defineTool(
+    target,
+    'join_session',
+    {
+      title: 'Join a session by id',
+      description:
+        'Join a session whose full id someone gave you. Prefer claim_pairing_code when you have a pairing code or link. Returns the greeting, if the creator set one.',
+      inputSchema: {
+        session_id: z.string().min(1).describe('The full session id'),
+        server: z
+          .string()
+          .optional()
+          .describe('Relay URL the session lives on; default: the configured relay'),
+        agent_id: z
+          .string()
+          .optional()
+          .describe("Agent id to speak as; default: this install's agent id"),
+        alias: z.string().optional().describe('A local name for the session'),
+      },
+      outputSchema: {
+        session: SessionRefOut,
+        already_joined: z.boolean(),
+        greeting: GreetingOut.optional(),
+        members: z.array(z.string()).optional(),
+        notice: z.string().optional(),
+        next: z.string(),
+      },
+      annotations: {
+        readOnlyHint: false,
+        destructiveHint: false,
+        idempotentHint: true,
+        openWorldHint: true,
+      },
+    },
+    async (args, extra) => {
+      const joined = await manager.join({
+        sessionId: args.session_id,
+        ...(args.server !== undefined && { server: args.server }),
+        ...(args.agent_id !== undefined && { agentId: args.agent_id }),
+        ...(args.alias !== undefined && { alias: args.alias }),
+        signal: extra.signal,
+      });
+      return joinedResult(joined, joined.alreadyJoined ? 'Already a member of' : 'Joined');
+    },
+  );
+
+  defineTool(
+    target,
+    'get_session_status',
+    {
+      title: 'Session status',
+      description:
+        "Ask the relay for a session's state, members and expiry, and whether this agent is still a member.",
+      inputSchema: { session: sessionArg },
+      outputSchema: {
+        session: SessionRefOut,
+        state: z.string(),
+        members: z.array(z.string()),
+        joined: z.boolean().describe('Whether this agent is a member'),
+        joined_as: z.string(),
+        creator: z.string().optional(),
+        ttl_seconds: z.number(),
+        max_agents: z.number(),
+        expires_at: z.string().optional(),
+      },
+      annotations: {
+        readOnlyHint: true,
+        destructiveHint: false,
+        idempotentHint: true,
+        openWorldHint: true,
+      },
+    },
+    async (args, extra) => {
+      const status = await manager.status(args.session, extra.signal);
+      const structured = {
+        session: sessionRef(status.session),
+        state: status.state,
+        members: status.members,
+        joined: status.joined,
+        joined_as: status.session.agentId,
+        ...(status.creatorAgentId !== undefined && { creator: status.creatorAgentId }),
+        ttl_seconds: status.ttl,
+        max_agents: status.maxAgents,
+        ...(status.expiresAt !== undefined && { expires_at: status.expiresAt }),
+      };
+      const text = [
+        `Session "${status.session.label}" is ${status.state}${status.expiresAt ? ` until ${status.expiresAt}` : ''} (ttl ${status.ttl}s, sliding).`,
+        `Members (${status.members.length}/${status.maxAgents}): ${status.members.join(', ') || 'none'}.`,
+        status.joined
+          ? `You are a member as ${status.session.agentId}.`
+          : `You (${status.session.agentId}) are no longer a member: join or claim again.`,
+      ].join('\n');
+      return ok(structured, text);
+    },
+  );
+
+  defineTool(
+    target,
+    'leave_session',
+    {
+      title: 'Leave a session',
+      description:
+        'Leave a session and forget it locally. The creator of a session cannot leave it (the session ends when its TTL runs out without activity).',
+      inputSchema: { session: sessionArg },
+      outputSchema: {
+        session: SessionRefOut,
+        outcome: z.enum(['removed', 'already_gone']),
+        next: z.string(),
+      },
+      annotations: {
+        readOnlyHint: false,
+        destructiveHint: true,
+        idempotentHint: true,
+        openWorldHint: true,
+      },
+    },
+    async (args, extra) => {
+      const left = await manager.leave(args.session, extra.signal);
+      const next = 'Nothing more to do for this session; list_sessions shows the ones left.';
+      const text =
+        left.outcome === 'removed'
+          ? `Left session "${left.session.label}"; it is removed from the local store.`
+          : `Session "${left.session.label}" was already gone on the relay (expired, or this agent was no longer a member); it is removed from the local store.`;
+      return ok({ session: sessionRef(left.session), outcome: left.outcome, next }, text);
+    },
+  );
+
+  defineTool(
+    target,
+    'renew_session',
+    {
+      title: 'Renew a session',
+      description:
+        "Reset a session's expiry (optionally with a new TTL). Sends and polls renew it too; use this for quiet periods.",
+      inputSchema: { session: sessionArg, ttl_seconds: ttlArg.optional() },
+      outputSchema: { session: SessionRefOut, ttl_seconds: z.number(), expires_at: z.string() },
+      annotations: {
+        readOnlyHint: false,
+        destructiveHint: false,
+        idempotentHint: true,
+        openWorldHint: true,
+      },
+    },
+    async (args, extra) => {
+      const renewed = await manager.renew(args.session, args.ttl_seconds, extra.signal);
+      return ok(
+        {
+          session: sessionRef(renewed.session),
+          ttl_seconds: renewed.ttl,
+          expires_at: renewed.expiresAt,
+        },
+        `Session "${renewed.session.label}" now expires at ${renewed.expiresAt} (ttl ${renewed.ttl}s).`,
+      );
+    },
+  );
+
+  defineTool(
+    target,
+    'list_sessions',
+    {
+      title: 'List sessions',
+      description:
+        'The sessions this agent is in, each checked against its own relay: alias, short id, agent id, relay, role, cursor and live status.',
+      inputSchema: {},
+      outputSchema: {
+        sessions: z.array(
+          SessionRefOut.extend({
+            cursor: z.string(),
+            live: z.enum(['active', 'not_found', 'unreachable', 'error']),
+            member: z.boolean().optional(),
+            members: z.array(z.string()).optional(),
+            expires_at: z.string().optional(),
+            error: z.string().optional(),
+          }),
+        ),
+        count: z.number(),
+        next: z.string(),
+      },
+      annotations: {
+        readOnlyHint: true,
+        destructiveHint: false,
+        idempotentHint: true,
+        openWorldHint: true,
+      },
+    },
+    async (_args, extra) => {
+      const entries = await manager.list({ signal: extra.signal });
+      const sessions = entries.map((entry) => ({
+        ...sessionRef(entry.session),
+        cursor: entry.session.cursor,
+        live: entry.live,
+        ...(entry.member !== undefined && { member: entry.member }),
+        ...(entry.members !== undefined && { members: entry.members }),
+        ...(entry.expiresAt !== undefined && { expires_at: entry.expiresAt }),
+        ...(entry.error !== undefined && { error: entry.error }),
+      }));
+      const next = sessions.length
+        ? "Use a session's name (alias or short id) in other tools; wait_for_messages without a session waits on all of them."
+        : 'No sessions yet: create_session starts one, claim_pairing_code joins one.';
+      const text = sessions.length
+        ? sessions
+            .map(
+              (s) =>
+                `- ${s.session}${s.alias ? ` (${s.short_id})` : ''}: ${s.live === 'not_found' ? 'expired' : s.live}${s.member === false ? ', no longer a member' : ''}; ${s.role} as ${s.agent_id} on ${s.server}; cursor ${s.cursor}${s.members ? `; members ${s.members.join(', ')}` : ''}`,
+            )
+            .join('\n')
+        : 'No sessions.';
+      return ok({ sessions, count: sessions.length, next }, `${text}\nNext: ${next}`);
+    },
+  );
+
+  defineTool(
+    target,
+    'set_session_alias',
+    {
+      title: 'Name a session',
+      description:
+        'Give a session a local alias to use instead of its id, change it, or clear it (empty alias).',
+      inputSchema: {
+        session: sessionArg,
+        alias: z
+          .string()
+          .describe('The new alias (letters, digits, ".", "_", "-"); empty clears it'),
+      },
+      outputSchema: {
+        session: SessionRefOut,
+        alias: z.string().nullable(),
+        previous: z.string().nullable(),
+      },
+      annotations: {
+        readOnlyHint: false,
+        destructiveHint: false,
+        idempotentHint: true,
+        openWorldHint: false,
+      },
+    },
+    async (args) => {
+      const previous = manager.resolve(args.session).alias ?? null;
+      const updated = manager.setAlias(args.session, args.alias);
+      const alias = updated.alias ?? null;
+      const text = alias
+        ? `Session ${updated.shortId} is now called "${alias}"${previous && previous !== alias ? ` (was "${previous}")` : ''}.`
+        : `Session ${updated.shortId} has no alias now${previous ? ` (was "${previous}")` : ''}.`;
+      return ok({ session: sessionRef(updated), alias, previous }, text);
+    },
+  );
+}
