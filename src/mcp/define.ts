@@ -34,6 +34,37 @@ export interface ToolDefinition<I extends ZodRawShapeCompat, O extends ZodRawSha
   annotations: ToolAnnotationsStrict;
 }
 
+/** The annotation sets the tools use, named for what a call does. */
+export const ANNOTATIONS = {
+  /** Asks the relay; changes nothing. */
+  query: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  /** Reads messages: moves only this agent's own read position. */
+  read: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+  /** Makes something new on the relay at every call. */
+  create: {
+    readOnlyHint: false,
+    destructiveHint: false,
+    idempotentHint: false,
+    openWorldHint: true,
+  },
+  /** Changes state on the relay; repeating it changes nothing more. */
+  update: {
+    readOnlyHint: false,
+    destructiveHint: false,
+    idempotentHint: true,
+    openWorldHint: true,
+  },
+  /** Ends this agent's part in something. */
+  remove: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+  /** Touches only the local store. */
+  local: {
+    readOnlyHint: false,
+    destructiveHint: false,
+    idempotentHint: true,
+    openWorldHint: false,
+  },
+} as const satisfies Record<string, ToolAnnotationsStrict>;
+
 /** Where tools are registered, and where notable failures are reported. */
 export interface ToolTarget {
   server: McpServer;

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { NexusError, type SessionInfo } from '../../src/core/index.js';
 import { makeCore } from '../helpers/core.js';
 import { FakeClock } from '../helpers/fake-clock.js';
@@ -17,7 +17,7 @@ async function pair(url: string) {
 
 /** Resolves once the watcher runs a loop; a send from then on lands in (or before) its poll. */
 async function watching(core: ReturnType<typeof makeCore>): Promise<void> {
-  while (core.watcher.activeLoops() === 0) await new Promise((resolve) => setImmediate(resolve));
+  await vi.waitFor(() => expect(core.watcher.activeLoops()).toBeGreaterThan(0), { interval: 1 });
 }
 
 describe('watcher', async () => {
@@ -67,8 +67,7 @@ describe('watcher', async () => {
     });
     const waiting = bob.watcher.waitForMessages({ sessions: ['chat'], timeoutMs: 20_000 });
     // The wait steps past b1 by itself, without returning.
-    while (bob.manager.info('chat').cursor !== '2')
-      await new Promise((resolve) => setImmediate(resolve));
+    await vi.waitFor(() => expect(bob.manager.info('chat').cursor).toBe('2'), { interval: 1 });
     await alice.manager.send('chat', { text: 'a2' });
     const result = await waiting;
     expect(result.results[0]?.messages.map((m) => m.text)).toEqual(['a2']);
@@ -97,13 +96,11 @@ describe('watcher', async () => {
   it('stops polling when nobody waits or subscribes', async () => {
     const { bob } = await pair(relay.url);
     await bob.watcher.waitForMessages({ sessions: ['chat'], timeoutMs: 100 });
-    while (bob.watcher.activeLoops() > 0) await new Promise((resolve) => setImmediate(resolve));
-    expect(bob.watcher.activeLoops()).toBe(0);
+    await vi.waitFor(() => expect(bob.watcher.activeLoops()).toBe(0), { interval: 1 });
     bob.watcher.subscribe(bob.manager.resolve('chat').sessionId);
     expect(bob.watcher.activeLoops()).toBe(1);
     bob.watcher.unsubscribe(bob.manager.resolve('chat').sessionId);
-    while (bob.watcher.activeLoops() > 0) await new Promise((resolve) => setImmediate(resolve));
-    expect(bob.watcher.activeLoops()).toBe(0);
+    await vi.waitFor(() => expect(bob.watcher.activeLoops()).toBe(0), { interval: 1 });
   });
 
   it('tells subscribers about new messages without consuming them', async () => {
@@ -126,7 +123,7 @@ describe('watcher', async () => {
       await bob.manager.join({ sessionId: session.sessionId, alias });
     }
     const waiting = bob.watcher.waitForMessages({ timeoutMs: 20_000 });
-    while (bob.watcher.activeLoops() < 3) await new Promise((resolve) => setImmediate(resolve));
+    await vi.waitFor(() => expect(bob.watcher.activeLoops()).toBe(3), { interval: 1 });
     await alice.manager.send('s2', { text: 'on two' });
     const result = await waiting;
     expect(result.results.map((r) => [r.session.label, r.messages.map((m) => m.text)])).toEqual([

@@ -1,10 +1,16 @@
+/** The instant fake clocks start at, unless told otherwise. */
+export const T0 = Date.parse('2030-01-01T00:00:00.000Z');
+
 /** A clock tests move by hand: time passes only when the test says so. */
 export class FakeClock {
-  constructor(private current = Date.parse('2026-11-25T12:00:00.000Z')) {}
+  constructor(public time = T0) {}
   now(): number {
-    return this.current;
+    return this.time;
   }
   advance(ms: number): void {
-    this.current += ms;
+    this.time += ms;
+  }
+  advanceSeconds(seconds: number): void {
+    this.time += seconds * 1000;
   }
 }

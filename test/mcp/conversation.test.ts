@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { expectNoSecretsSeen, startServer, textOf } from '../helpers/mcp.js';
 import { useRelay } from '../helpers/relay.js';
 
@@ -394,12 +394,13 @@ describe('MCP server: a conversation between two agents', async () => {
       (n) => n.method === 'notifications/resources/updated',
     ).length;
     await alice.ok('send_message', { session: 'release', text: 'for the subscriber' });
-    while (
-      bob.notifications.filter((n) => n.method === 'notifications/resources/updated').length ===
-      updatesBefore
-    ) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await vi.waitFor(
+      () =>
+        expect(
+          bob.notifications.filter((n) => n.method === 'notifications/resources/updated').length,
+        ).toBeGreaterThan(updatesBefore),
+      { timeout: 10_000 },
+    );
     expect(bob.notifications.at(-1)).toEqual({
       method: 'notifications/resources/updated',
       params: { uri: 'nexus://sessions/with-alice' },
@@ -422,8 +423,7 @@ describe('MCP server: a conversation between two agents', async () => {
     });
     await bob.ok('claim_pairing_code', { code: third.pairing.code, alias: 'third-b' });
     await bob.ok('leave_session', { session: 'third-b' });
-    while (count() < before + 2) await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(count()).toBeGreaterThanOrEqual(before + 2);
+    await vi.waitFor(() => expect(count()).toBeGreaterThanOrEqual(before + 2), { timeout: 10_000 });
     expect((await bob.client.listResources()).resources.map((r) => r.name)).not.toContain(
       'third-b',
     );

@@ -6,28 +6,11 @@ import {
   PollResponse,
   SendResponse,
 } from '../../src/protocol/index.js';
-import {
-  type Clock,
-  type RelayOptions,
-  type RunningRelay,
-  startRelay,
-} from '../../src/relay/index.js';
+import { type RelayOptions, type RunningRelay, startRelay } from '../../src/relay/index.js';
+import { cleanup } from '../helpers/cleanup.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 
-export const T0 = Date.parse('2030-01-01T00:00:00.000Z');
-
-/** Time that moves only when a test says so. */
-export class FakeClock implements Clock {
-  constructor(public time = T0) {}
-  now(): number {
-    return this.time;
-  }
-  advance(ms: number): void {
-    this.time += ms;
-  }
-  advanceSeconds(seconds: number): void {
-    this.time += seconds * 1000;
-  }
-}
+export { FakeClock, T0 } from '../helpers/fake-clock.js';
 
 export interface Reply {
   status: number;
@@ -68,6 +51,13 @@ export class TestRelay {
       log: (line) => test.logs.push(line),
       ...options,
     });
+    return test;
+  }
+
+  /** Starts a relay that is closed when the current test (or suite) ends. */
+  static async use(options: RelayOptions = {}, clock = new FakeClock()): Promise<TestRelay> {
+    const test = await TestRelay.start(options, clock);
+    cleanup(() => test.close());
     return test;
   }
 

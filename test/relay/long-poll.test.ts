@@ -1,16 +1,13 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { HealthResponse } from '../../src/protocol/index.js';
 import type { RelayOptions } from '../../src/relay/index.js';
 import { expectError, expectOk, FakeClock, TestRelay } from './helpers.js';
 
 let relay: TestRelay;
-async function start(options: RelayOptions = {}): Promise<TestRelay> {
-  relay = await TestRelay.start(options, new FakeClock());
+const start = async (options: RelayOptions = {}, clock = new FakeClock()) => {
+  relay = await TestRelay.use(options, clock);
   return relay;
-}
-afterEach(async () => {
-  await relay?.close();
-});
+};
 
 /** Waits (bounded) until the relay holds `count` long-polls, as its stats report them. */
 async function pendingLongPolls(count: number): Promise<void> {

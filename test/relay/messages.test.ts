@@ -1,16 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PollResponse, SendResponse } from '../../src/protocol/index.js';
 import type { RelayOptions } from '../../src/relay/index.js';
 import { expectError, expectOk, FakeClock, T0, TestRelay } from './helpers.js';
 
 let relay: TestRelay;
-async function start(options: RelayOptions = {}, clock = new FakeClock()): Promise<TestRelay> {
-  relay = await TestRelay.start(options, clock);
+const start = async (options: RelayOptions = {}, clock = new FakeClock()) => {
+  relay = await TestRelay.use(options, clock);
   return relay;
-}
-afterEach(async () => {
-  await relay?.close();
-});
+};
 
 describe('send', () => {
   it('stores a verified message with the sender key and answers 201', async () => {

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ClaimResponse,
   PairResponse,
@@ -10,13 +10,10 @@ import type { RelayOptions } from '../../src/relay/index.js';
 import { expectError, expectOk, FakeClock, T0, TestRelay } from './helpers.js';
 
 let relay: TestRelay;
-async function start(options: RelayOptions = {}, clock = new FakeClock()): Promise<TestRelay> {
-  relay = await TestRelay.start(options, clock);
+const start = async (options: RelayOptions = {}, clock = new FakeClock()) => {
+  relay = await TestRelay.use(options, clock);
   return relay;
-}
-afterEach(async () => {
-  await relay?.close();
-});
+};
 
 async function pair(sessionId: string): Promise<PairResponse> {
   return expectOk(await relay.call('PUT', '/v1/pair', { json: { sessionId } }), 201, PairResponse);

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   CreateSessionResponse,
   LeaveResponse,
@@ -12,13 +12,10 @@ import { expectError, expectOk, FakeClock, T0, TestRelay } from './helpers.js';
 const KEY_PATTERN = /^[0-9a-f]{64}$/;
 
 let relay: TestRelay;
-async function start(options: RelayOptions = {}, clock = new FakeClock()): Promise<TestRelay> {
-  relay = await TestRelay.start(options, clock);
+const start = async (options: RelayOptions = {}, clock = new FakeClock()) => {
+  relay = await TestRelay.use(options, clock);
   return relay;
-}
-afterEach(async () => {
-  await relay?.close();
-});
+};
 
 describe('create and status', () => {
   it('creates a session with defaults from an empty body', async () => {

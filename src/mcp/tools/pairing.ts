@@ -2,9 +2,9 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { Core } from '../../core/index.js';
-import { defineTool } from '../define.js';
+import { ANNOTATIONS, defineTool } from '../define.js';
 import { ok, SessionRefOut, sessionRef } from '../render.js';
-import { joinedResult, PairingOut, pairingOut, sessionArg } from './shared.js';
+import { JoinedOut, joinedResult, PairingOut, pairingOut, sessionArg } from './shared.js';
 
 const codeArg = z
   .string()
@@ -24,12 +24,7 @@ export function registerPairingTools(server: McpServer, core: Core): void {
         'Create a single-use pairing code and link for a session, to invite another agent. Give the link (or the share_text) to the user; do not claim it yourself.',
       inputSchema: { session: sessionArg },
       outputSchema: { session: SessionRefOut, ...PairingOut.shape, next: z.string() },
-      annotations: {
-        readOnlyHint: false,
-        destructiveHint: false,
-        idempotentHint: false,
-        openWorldHint: true,
-      },
+      annotations: ANNOTATIONS.create,
     },
     async (args, extra) => {
       const pairing = await manager.pair(args.session, extra.signal);
@@ -57,21 +52,8 @@ export function registerPairingTools(server: McpServer, core: Core): void {
           .describe("Agent id to speak as; default: this install's agent id"),
         alias: z.string().optional().describe('A local name for the session'),
       },
-      outputSchema: {
-        session: SessionRefOut,
-        code: z.string(),
-        already_joined: z.boolean(),
-        greeting: z.object({ from: z.string(), text: z.string() }).optional(),
-        members: z.array(z.string()).optional(),
-        notice: z.string().optional(),
-        next: z.string(),
-      },
-      annotations: {
-        readOnlyHint: false,
-        destructiveHint: false,
-        idempotentHint: false,
-        openWorldHint: true,
-      },
+      outputSchema: { ...JoinedOut, code: z.string() },
+      annotations: ANNOTATIONS.create,
     },
     async (args, extra) => {
       const claimed = await manager.claim({
@@ -99,12 +81,7 @@ export function registerPairingTools(server: McpServer, core: Core): void {
         expires_at: z.string().optional(),
         next: z.string(),
       },
-      annotations: {
-        readOnlyHint: true,
-        destructiveHint: false,
-        idempotentHint: true,
-        openWorldHint: true,
-      },
+      annotations: ANNOTATIONS.query,
     },
     async (args, extra) => {
       const status = await manager.pairStatus(args.code, extra.signal);

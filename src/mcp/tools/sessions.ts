@@ -2,9 +2,9 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { Core } from '../../core/index.js';
-import { defineTool } from '../define.js';
-import { GreetingOut, ok, SessionRefOut, sessionRef } from '../render.js';
-import { joinedResult, PairingOut, pairingOut, sessionArg } from './shared.js';
+import { ANNOTATIONS, defineTool } from '../define.js';
+import { ok, SessionRefOut, sessionRef } from '../render.js';
+import { JoinedOut, joinedResult, PairingOut, pairingOut, sessionArg } from './shared.js';
 
 const ttlArg = z
   .number()
@@ -63,12 +63,7 @@ export function registerSessionTools(server: McpServer, core: Core): void {
         pairing_error: z.object({ code: z.string(), message: z.string() }).optional(),
         next: z.string(),
       },
-      annotations: {
-        readOnlyHint: false,
-        destructiveHint: false,
-        idempotentHint: false,
-        openWorldHint: true,
-      },
+      annotations: ANNOTATIONS.create,
     },
     async (args, extra) => {
       const created = await manager.create({
@@ -132,20 +127,8 @@ export function registerSessionTools(server: McpServer, core: Core): void {
           .describe("Agent id to speak as; default: this install's agent id"),
         alias: z.string().optional().describe('A local name for the session'),
       },
-      outputSchema: {
-        session: SessionRefOut,
-        already_joined: z.boolean(),
-        greeting: GreetingOut.optional(),
-        members: z.array(z.string()).optional(),
-        notice: z.string().optional(),
-        next: z.string(),
-      },
-      annotations: {
-        readOnlyHint: false,
-        destructiveHint: false,
-        idempotentHint: true,
-        openWorldHint: true,
-      },
+      outputSchema: JoinedOut,
+      annotations: ANNOTATIONS.update,
     },
     async (args, extra) => {
       const joined = await manager.join({
@@ -178,12 +161,7 @@ export function registerSessionTools(server: McpServer, core: Core): void {
         max_agents: z.number(),
         expires_at: z.string().optional(),
       },
-      annotations: {
-        readOnlyHint: true,
-        destructiveHint: false,
-        idempotentHint: true,
-        openWorldHint: true,
-      },
+      annotations: ANNOTATIONS.query,
     },
     async (args, extra) => {
       const status = await manager.status(args.session, extra.signal);
@@ -222,12 +200,7 @@ export function registerSessionTools(server: McpServer, core: Core): void {
         outcome: z.enum(['removed', 'already_gone']),
         next: z.string(),
       },
-      annotations: {
-        readOnlyHint: false,
-        destructiveHint: true,
-        idempotentHint: true,
-        openWorldHint: true,
-      },
+      annotations: ANNOTATIONS.remove,
     },
     async (args, extra) => {
       const left = await manager.leave(args.session, extra.signal);
@@ -249,12 +222,7 @@ export function registerSessionTools(server: McpServer, core: Core): void {
         "Reset a session's expiry (optionally with a new TTL). Sends and polls renew it too; use this for quiet periods.",
       inputSchema: { session: sessionArg, ttl_seconds: ttlArg.optional() },
       outputSchema: { session: SessionRefOut, ttl_seconds: z.number(), expires_at: z.string() },
-      annotations: {
-        readOnlyHint: false,
-        destructiveHint: false,
-        idempotentHint: true,
-        openWorldHint: true,
-      },
+      annotations: ANNOTATIONS.update,
     },
     async (args, extra) => {
       const renewed = await manager.renew(args.session, args.ttl_seconds, extra.signal);
@@ -291,12 +259,7 @@ export function registerSessionTools(server: McpServer, core: Core): void {
         count: z.number(),
         next: z.string(),
       },
-      annotations: {
-        readOnlyHint: true,
-        destructiveHint: false,
-        idempotentHint: true,
-        openWorldHint: true,
-      },
+      annotations: ANNOTATIONS.query,
     },
     async (_args, extra) => {
       const entries = await manager.list({ signal: extra.signal });
@@ -342,12 +305,7 @@ export function registerSessionTools(server: McpServer, core: Core): void {
         alias: z.string().nullable(),
         previous: z.string().nullable(),
       },
-      annotations: {
-        readOnlyHint: false,
-        destructiveHint: false,
-        idempotentHint: true,
-        openWorldHint: false,
-      },
+      annotations: ANNOTATIONS.local,
     },
     async (args) => {
       const previous = manager.resolve(args.session).alias ?? null;
