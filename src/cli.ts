@@ -13,12 +13,14 @@ Usage:
   nexus-messaging-mcp doctor [--url URL] check relays, sessions and the store; JSON on stdout, exit 1 on problems
   nexus-messaging-mcp import-cli [--from DIR]
                                          import the shell client's sessions (default ~/.config/messaging)
+  nexus-messaging-mcp set-url URL | --clear
+                                         save the default relay in the store (used when neither --url nor NEXUS_URL is set)
   nexus-messaging-mcp relay [options]    run a NexusMessaging relay (see: relay --help)
   nexus-messaging-mcp demo               offline demo: a relay and two MCP servers talking
   nexus-messaging-mcp --help | --version
 
 Environment:
-  NEXUS_URL               default relay (default https://messaging.md; --url overrides)
+  NEXUS_URL               default relay (--url beats it; then the saved URL; then https://messaging.md)
   NEXUS_AGENT_ID          agent id to speak as (default: generated once per install, e.g. agent-7f3k2q)
   NEXUS_MCP_HOME          where sessions and keys are stored (default: the platform config dir)
   NEXUS_HTTP_TIMEOUT_MS   timeout of each relay request (default 10000)
@@ -36,16 +38,21 @@ async function main(argv: string[]): Promise<number> {
     return runDemo();
   }
   const isCommand = command !== undefined && !command.startsWith('-');
-  const { values } = parseArgs({
+  if (isCommand && !TERMINAL_COMMANDS.has(command)) {
+    process.stderr.write(`Unknown command "${command}".\n\n${HELP}`);
+    return 2;
+  }
+  const { values, positionals } = parseArgs({
     args: isCommand ? argv.slice(1) : argv,
     options: {
       url: { type: 'string' },
       from: { type: 'string' },
+      clear: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
     strict: true,
-    allowPositionals: false,
+    allowPositionals: command === 'set-url',
   });
   if (values.help) {
     process.stdout.write(HELP);
@@ -61,27 +68,38 @@ async function main(argv: string[]): Promise<number> {
     await runStdioServer(flags);
     return -1;
   }
-  const { configFromEnv, createCore, importShellClientSessions, runDoctor } = await import(
-    './core/index.js'
-  );
+  const { checkedUrl, configFromEnv, createCore, importShellClientSessions, runDoctor } =
+    await import('./core/index.js');
   const core = createCore({ config: configFromEnv(process.env, flags) });
+  const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
   try {
     if (command === 'doctor') {
       const report = await runDoctor(core.manager);
-      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      print(report);
       return report.ok ? 0 : 1;
     }
     if (command === 'import-cli') {
-      const report = importShellClientSessions(core.manager, values.from);
-      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      print(importShellClientSessions(core.manager, values.from));
       return 0;
     }
+    // set-url
+    const [url] = positionals;
+    if (Boolean(values.clear) === (url !== undefined) || positionals.length > 1) {
+      process.stderr.write('Usage: nexus-messaging-mcp set-url URL | --clear\n');
+      return 2;
+    }
+    core.store.setDefaultServer(url === undefined ? undefined : checkedUrl(url, 'URL'));
+    print({
+      savedUrl: core.store.read().defaultServer ?? null,
+      defaultServer: core.manager.defaultServer(),
+    });
+    return 0;
   } finally {
     await core.close();
   }
-  process.stderr.write(`Unknown command "${command}".\n\n${HELP}`);
-  return 2;
 }
+
+const TERMINAL_COMMANDS = new Set(['doctor', 'import-cli', 'set-url']);
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -40,6 +40,8 @@ const octal = (mode: number | undefined) =>
 
 export async function runDoctor(manager: SessionManager): Promise<DoctorReport> {
   const problems: string[] = [];
+  // Settles the install's agent id first: on a first run that writes the store file.
+  const agentId = manager.defaultAgentId();
   const modes = manager.store.fileModes();
   const storeOk = modes.dir === 0o700 && (modes.file === undefined || modes.file === 0o600);
   if (!storeOk) {
@@ -99,7 +101,7 @@ export async function runDoctor(manager: SessionManager): Promise<DoctorReport> 
       ok: storeOk,
     },
     defaultServer,
-    agentId: manager.defaultAgentId(),
+    agentId,
     servers: serverReports,
     sessions,
     problems,

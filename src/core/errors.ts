@@ -27,6 +27,8 @@ const CLIENT_ERRORS = {
     'Another local session already has that alias: choose another one, or clear it there first.',
   json_not_supported:
     'This relay accepts text messages only: send the payload as text, or allow folding it into the text.',
+  already_member:
+    'One local store holds one membership per session: keep using that agent id, leave first, or give the other agent its own NEXUS_MCP_HOME.',
   creator_cannot_leave:
     'The creator of a session cannot leave it: the session ends when its TTL runs out without activity.',
   session_expired: 'The session expired on its relay: tell the human, and create a new session.',

@@ -92,6 +92,8 @@ export interface JoinResult {
   members?: string[];
   /** We were already a member under this agent id: nothing changed. */
   alreadyJoined: boolean;
+  /** The agent id of an earlier membership in this session that the store no longer holds. */
+  replaced?: string;
 }
 
 export interface LeaveResult {
@@ -309,11 +311,18 @@ export class SessionManager {
     const agentId = this.agentIdArg(options.agentId);
     const alias = this.aliasArg(options.alias);
     const local = this.store.get(sessionId);
-    if (local && local.server === server && local.agentId === agentId && !local.expiredAt) {
+    if (local && local.server === server && !local.expiredAt) {
       const status = await this.client
         .status(server, sessionId, signalOpt(options.signal))
         .catch(() => undefined);
-      if (status?.data.agents.includes(agentId)) {
+      if (status?.data.agents.includes(local.agentId)) {
+        if (local.agentId !== agentId) {
+          // One store holds one membership per session: joining again would drop this one's key.
+          throw clientError(
+            'already_member',
+            `This install is already in session ${sessionLabel(local)} as ${local.agentId}.`,
+          );
+        }
         const session = alias !== undefined ? this.store.setAlias(sessionId, alias) : local;
         return {
           session: toSessionInfo(session),
@@ -779,6 +788,15 @@ export class SessionManager {
         .catch(() => undefined);
     }
     const existing = this.store.get(sessionId);
+    const replaced =
+      existing && !existing.expiredAt && existing.agentId !== agentId
+        ? existing.agentId
+        : undefined;
+    if (replaced) {
+      this.logger.warn(
+        `Session ${sessionLabel(existing ?? { sessionId })} was held as ${replaced}; it is now held as ${agentId}.`,
+      );
+    }
     const now = this.isoNow();
     const stored: StoredSession = {
       sessionId,
@@ -819,6 +837,7 @@ export class SessionManager {
         : {}),
       ...(status && { members: status.agents }),
       alreadyJoined: false,
+      ...(replaced !== undefined && { replaced }),
     };
   }
 

@@ -106,6 +106,25 @@ describe('session manager', async () => {
     expect((await failure(bob.manager.join({ sessionId: 'short' }))).code).toBe('invalid_argument');
   });
 
+  it('keeps one membership per session in a store, and says when a claim replaced one', async () => {
+    const alice = makeCore(relay.url, { agentId: 'alice' });
+    const created = await alice.manager.create({ pair: true });
+    const home = tempDir();
+    const bob = makeCore(relay.url, { agentId: 'bob', home });
+    await bob.manager.claim({ code: created.pairing?.code ?? '' });
+    const bobToo = makeCore(relay.url, { agentId: 'bob-two', home });
+    const refused = await failure(bobToo.manager.join({ sessionId: created.session.sessionId }));
+    expect(refused.code).toBe('already_member');
+    expect(refused.message).toContain('as bob');
+    const again = await alice.manager.pair(created.session.sessionId);
+    const claimed = await bobToo.manager.claim({ code: again.code });
+    expect(claimed.replaced).toBe('bob');
+    expect(bobToo.store.get(created.session.sessionId)?.agentId).toBe('bob-two');
+    expect(
+      bobToo.lines.some((line) => line.level === 'warning' && line.message.includes('held as bob')),
+    ).toBe(true);
+  });
+
   it('sends verified messages and polls with cursor discipline', async () => {
     const alice = makeCore(relay.url, { agentId: 'alice' });
     const { session } = await alice.manager.create({ greeting: 'G' });

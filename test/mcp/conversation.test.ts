@@ -229,6 +229,9 @@ describe('MCP server: a conversation between two agents', async () => {
     expect(result.isError).toBeFalsy();
     const got = result.structuredContent as unknown as Messages;
     expect(got).toMatchObject({ messages: [], timed_out: true, timeout_seconds: 1 });
+    expect(got.sessions).toEqual([
+      { session: 'with-alice', cursor: expect.any(String), has_more: false },
+    ]);
     expect(got.next).toMatch(/call `?wait_for_messages`? again/);
     expect(textOf(result)).toContain('No new messages');
   });

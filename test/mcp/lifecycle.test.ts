@@ -176,6 +176,28 @@ describe('MCP server process', async () => {
     expect(stdout).toContain('Demo complete');
   });
 
+  it('saves a default relay that applies when neither --url nor NEXUS_URL is set', async () => {
+    const { NEXUS_URL: _ignored, ...inherited } = process.env;
+    const env = { ...inherited, NEXUS_MCP_HOME: tempDir() };
+    const saved = await run(process.execPath, [CLI, 'set-url', `${relay.url}/`], { env });
+    expect(JSON.parse(saved.stdout)).toEqual({ savedUrl: relay.url, defaultServer: relay.url });
+    const doctor = await run(process.execPath, [CLI, 'doctor'], { env });
+    expect(JSON.parse(doctor.stdout)).toMatchObject({ ok: true, defaultServer: relay.url });
+    const cleared = await run(process.execPath, [CLI, 'set-url', '--clear'], { env });
+    expect(JSON.parse(cleared.stdout)).toEqual({
+      savedUrl: null,
+      defaultServer: 'https://messaging.md',
+    });
+    const usage = await run(process.execPath, [CLI, 'set-url'], { env }).catch(
+      (error: { code: number }) => error,
+    );
+    expect('code' in usage && usage.code).toBe(2);
+    const unknown = await run(process.execPath, [CLI, 'bogus'], { env }).catch(
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect('code' in unknown && unknown.code).toBe(2);
+  });
+
   it('refuses a bad NEXUS_URL at start with a clear message', async () => {
     const failed = await run(process.execPath, [CLI], {
       env: { ...process.env, NEXUS_URL: 'ftp://nope', NEXUS_MCP_HOME: tempDir() },

@@ -7,6 +7,7 @@ import {
   type NexusError,
   type PollResult,
   type SessionInfo,
+  toSessionInfo,
 } from '../../core/index.js';
 import { ANNOTATIONS, defineTool, type ToolExtra } from '../define.js';
 import {
@@ -123,7 +124,7 @@ export function registerMessageTools(
           next,
         },
         [
-          `Sent to "${sent.session.label}" as ${sent.session.agentId} (cursor ${sent.cursor}, verified).`,
+          `Sent to "${sent.session.label}" as ${sent.session.agentId} (cursor ${sent.cursor}, ${sent.verified ? 'verified' : 'unverified'}).`,
           ...notes,
           `Next: ${next}`,
         ].join('\n'),
@@ -187,7 +188,7 @@ export function registerMessageTools(
         }
         ({ results, errors } = await manager.pollAll(common));
       }
-      return messagesResult({ results, errors, timedOut: undefined });
+      return messagesResult({ results, idle: [], errors, timedOut: undefined });
     },
   );
 
@@ -237,6 +238,9 @@ export function registerMessageTools(
         });
         return messagesResult({
           results: waited.results,
+          // A wait that timed out still tells the model where each session's read position is.
+          idle:
+            waited.results.length === 0 ? idleSessions(core, waited.sessions, waited.errors) : [],
           errors: waited.errors,
           timedOut: waited.timedOut,
           timeoutSeconds,
@@ -248,6 +252,21 @@ export function registerMessageTools(
       }
     },
   );
+}
+
+/** The sessions a wait watched without news, as they are now (own messages may have moved them). */
+function idleSessions(
+  core: Core,
+  sessions: SessionInfo[],
+  errors: { session: SessionInfo }[],
+): SessionInfo[] {
+  const failed = new Set(errors.map((error) => error.session.sessionId));
+  return sessions
+    .filter((session) => !failed.has(session.sessionId))
+    .map((session) => {
+      const current = core.store.get(session.sessionId);
+      return current ? toSessionInfo(current) : session;
+    });
 }
 
 /** Sends `notifications/progress` every few seconds while a wait runs, when the caller asked. */
@@ -283,6 +302,8 @@ function startProgress(
 
 interface MessagesResultInput {
   results: PollResult[];
+  /** Sessions that brought nothing, listed with their read positions. */
+  idle: SessionInfo[];
   errors: { session: SessionInfo; error: NexusError }[];
   /** undefined for a poll; a boolean for a wait. */
   timedOut: boolean | undefined;
@@ -315,7 +336,14 @@ function messagesResult(input: MessagesResultInput) {
       timeout_seconds: input.timeoutSeconds ?? 0,
     }),
     ...(input.clamped && { clamped: true }),
-    sessions: sessionCursors(input.results),
+    sessions: [
+      ...sessionCursors(input.results),
+      ...input.idle.map((session) => ({
+        session: session.label,
+        cursor: session.cursor,
+        has_more: false,
+      })),
+    ],
     has_more: hasMore,
     notice: UNTRUSTED_NOTICE,
     ...(errors.length > 0 && { errors }),
