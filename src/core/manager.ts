@@ -485,13 +485,16 @@ export class SessionManager {
       ),
     );
     // Our own message must not wake our next wait: skip past it when nothing else came between.
-    const updated = this.store.update((state) => {
-      const current = state.sessions[session.sessionId];
-      if (!current) return undefined;
-      if (BigInt(data.cursor) - 1n === BigInt(current.cursor)) current.cursor = data.cursor;
-      current.lastUsedAt = this.isoNow();
-      return current;
-    });
+    const updated = this.store.update(
+      (state) => {
+        const current = state.sessions[session.sessionId];
+        if (!current) return undefined;
+        if (BigInt(data.cursor) - 1n === BigInt(current.cursor)) current.cursor = data.cursor;
+        current.lastUsedAt = this.isoNow();
+        return current;
+      },
+      { durable: false },
+    );
     return {
       session: toSessionInfo(updated ?? session),
       id: data.id,
@@ -542,21 +545,18 @@ export class SessionManager {
     if (options.signal?.aborted)
       throw clientError('aborted', 'The poll was cancelled; no cursor moved.');
     // One budget across all sessions, spent in list order; commits happen together, after the last await.
-    let budget = options.budgetChars ?? DEFAULT_BUDGET_CHARS;
-    const results: PollResult[] = [];
     const errors: PollAllResult['errors'] = [];
-    let hasMore = false;
+    const batches: FetchedBatch[] = [];
     for (const item of settled) {
-      if ('error' in item) {
-        errors.push({ session: toSessionInfo(item.session), error: item.error });
-        continue;
-      }
-      const result = this.handOver(item, { limit, budgetChars: budget, commit: true });
-      budget -= result.messages.reduce((sum, message) => sum + messageSize(message), 0);
-      hasMore ||= result.hasMore;
-      results.push(result);
+      if ('error' in item) errors.push({ session: toSessionInfo(item.session), error: item.error });
+      else batches.push(item);
     }
-    return { results, errors, hasMore };
+    const results = this.handOverAll(batches, {
+      limit,
+      budgetChars: options.budgetChars ?? DEFAULT_BUDGET_CHARS,
+      commit: true,
+    });
+    return { results, errors, hasMore: results.some((result) => result.hasMore) };
   }
 
   /**
@@ -606,38 +606,62 @@ export class SessionManager {
     batch: FetchedBatch,
     options: { limit: number; budgetChars: number; commit: boolean },
   ): PollResult {
-    const current = this.store.get(batch.session.sessionId) ?? batch.session;
-    const context = {
-      label: sessionLabel(current),
-      agentId: current.agentId,
-      ...(current.creatorAgentId !== undefined && { creatorAgentId: current.creatorAgentId }),
-    };
-    const fresh = options.commit
-      ? batch.messages.filter((message) => compareCursors(message.cursor, current.cursor) > 0)
-      : batch.messages;
-    const views = fresh.map((message) => toMessageView(message, context));
-    const counted = views.slice(0, options.limit);
-    // A shared budget (poll of all sessions) can run out before a session's turn comes.
-    const taken =
-      options.budgetChars > 0 ? takeWithinBudget(counted, options.budgetChars).taken : [];
-    const hasMore = taken.length < views.length;
-    const last = taken.at(-1)?.cursor;
-    let cursor: string;
-    let session = current;
-    if (options.commit) {
-      cursor = last ? (this.store.advanceCursor(current.sessionId, last) ?? last) : current.cursor;
-      session = this.store.get(current.sessionId) ?? current;
-    } else {
-      cursor = last ?? batch.after ?? GREETING_CURSOR;
+    return this.handOverAll([batch], options)[0] as PollResult;
+  }
+
+  /**
+   * handOver for several batches with one store read and at most one locked write for all the
+   * cursors that move; `budgetChars` is shared, spent in batch order. Synchronous, like handOver.
+   */
+  private handOverAll(
+    batches: readonly FetchedBatch[],
+    options: { limit: number; budgetChars: number; commit: boolean },
+  ): PollResult[] {
+    const stored = this.store.read().sessions;
+    let budget = options.budgetChars;
+    const prepared = batches.map((batch) => {
+      const current = stored[batch.session.sessionId] ?? batch.session;
+      const context = {
+        label: sessionLabel(current),
+        agentId: current.agentId,
+        ...(current.creatorAgentId !== undefined && { creatorAgentId: current.creatorAgentId }),
+      };
+      const fresh = options.commit
+        ? batch.messages.filter((message) => compareCursors(message.cursor, current.cursor) > 0)
+        : batch.messages;
+      const views = fresh.map((message) => toMessageView(message, context));
+      const counted = views.slice(0, options.limit);
+      // A shared budget (poll of all sessions) can run out before a session's turn comes.
+      const taken = budget > 0 ? takeWithinBudget(counted, budget).taken : [];
+      budget -= taken.reduce((sum, message) => sum + messageSize(message), 0);
+      return { batch, current, taken, hasMore: taken.length < views.length };
+    });
+    const moves = new Map<string, string>();
+    for (const { current, taken } of prepared) {
+      const last = taken.at(-1)?.cursor;
+      if (options.commit && last) moves.set(current.sessionId, last);
     }
-    return {
-      session: toSessionInfo(session),
-      messages: taken,
-      cursor,
-      hasMore,
-      replay: !options.commit,
-      ...(batch.members !== undefined && { members: batch.members }),
-    };
+    const moved = moves.size > 0 ? this.store.advanceCursors(moves) : new Map();
+    return prepared.map(({ batch, current, taken, hasMore }) => {
+      const last = taken.at(-1)?.cursor;
+      let cursor: string;
+      let session = current;
+      if (options.commit) {
+        const now = moved.get(current.sessionId);
+        cursor = last ? (now?.cursor ?? last) : current.cursor;
+        session = now ?? current;
+      } else {
+        cursor = last ?? batch.after ?? GREETING_CURSOR;
+      }
+      return {
+        session: toSessionInfo(session),
+        messages: taken,
+        cursor,
+        hasMore,
+        replay: !options.commit,
+        ...(batch.members !== undefined && { members: batch.members }),
+      };
+    });
   }
 
   // ---- status, renew, list, aliases -------------------------------------------------------
@@ -671,16 +695,20 @@ export class SessionManager {
     );
     const now = this.isoNow();
     const updated =
-      this.store.patch(session.sessionId, {
-        lastUsedAt: now,
-        lastSeen: {
-          ...session.lastSeen,
-          ttl: data.ttl,
-          expiresAt: data.expiresAt,
-          checkedAt: now,
-          ...(data.agents && { members: data.agents }),
+      this.store.patch(
+        session.sessionId,
+        {
+          lastUsedAt: now,
+          lastSeen: {
+            ...session.lastSeen,
+            ttl: data.ttl,
+            expiresAt: data.expiresAt,
+            checkedAt: now,
+            ...(data.agents && { members: data.agents }),
+          },
         },
-      }) ?? session;
+        { durable: false },
+      ) ?? session;
     return { session: toSessionInfo(updated), ttl: data.ttl, expiresAt: data.expiresAt };
   }
 
@@ -874,17 +902,22 @@ export class SessionManager {
   ): StoredSession {
     const now = this.isoNow();
     return (
-      this.store.patch(session.sessionId, {
-        ...(data.creatorAgentId ? { creatorAgentId: data.creatorAgentId } : {}),
-        expiredAt: undefined,
-        lastSeen: {
-          members: data.agents,
-          ...(data.expiresAt !== undefined && { expiresAt: data.expiresAt }),
-          ttl: data.ttl,
-          maxAgents: data.maxAgents,
-          checkedAt: now,
+      this.store.patch(
+        session.sessionId,
+        {
+          ...(data.creatorAgentId ? { creatorAgentId: data.creatorAgentId } : {}),
+          expiredAt: undefined,
+          lastSeen: {
+            members: data.agents,
+            ...(data.expiresAt !== undefined && { expiresAt: data.expiresAt }),
+            ttl: data.ttl,
+            maxAgents: data.maxAgents,
+            checkedAt: now,
+          },
         },
-      }) ?? session
+        // What the relay last said is a cache: no need to wait for the disk.
+        { durable: false },
+      ) ?? session
     );
   }
 

@@ -3,7 +3,7 @@
  * undici Pool per origin, explicit timeouts, retries only where they are safe, and every failure
  * turned into a NexusError.
  */
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import type { z } from 'zod';
 import {
   ClaimResponse,
@@ -108,6 +108,8 @@ const NEVER_SENT = new Set([
   'ENETUNREACH',
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
+
+let undici: Promise<typeof import('undici')> | undefined;
 
 export class RelayClient {
   readonly timeoutMs: number;
@@ -447,7 +449,7 @@ export class RelayClient {
     let responseHeaders: Record<string, string | string[] | undefined>;
     let text: string;
     try {
-      const response = await this.pool(base.origin).request({
+      const response = await (await this.pool(base.origin)).request({
         path,
         method: spec.method,
         headers,
@@ -542,9 +544,15 @@ export class RelayClient {
     });
   }
 
-  private pool(origin: string): Pool {
+  private async pool(origin: string): Promise<Pool> {
     let pool = this.pools.get(origin);
     if (!pool) {
+      // Loaded on first use: undici is a sixth of the server's start-up, and a host starts
+      // every configured server when it launches, long before any of them is called.
+      undici ??= import('undici');
+      const { Pool } = await undici;
+      pool = this.pools.get(origin);
+      if (pool) return pool;
       pool = new Pool(origin, {
         connect: { timeout: Math.min(this.timeoutMs, DEFAULT_HTTP_TIMEOUT_MS) },
         keepAliveTimeout: 30_000,

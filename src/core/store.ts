@@ -16,6 +16,7 @@ import {
   renameSync,
   statSync,
   unlinkSync,
+  writeFileSync,
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -91,6 +92,7 @@ export class SessionStore {
   private readonly conf: Conf<StoreData>;
   private readonly logger: Logger;
   private readonly clock: Clock;
+  private validatedText: string | undefined;
 
   constructor(options: SessionStoreOptions) {
     this.dir = options.dir;
@@ -137,9 +139,14 @@ export class SessionStore {
 
   // ---- writes ------------------------------------------------------------------------------
 
-  /** Runs `fn` on the freshest data under the lock and writes what it leaves. */
-  update<T>(fn: (data: StoreData) => T): T {
-    return this.transaction(fn, true);
+  /**
+   * Runs `fn` on the freshest data under the lock and writes what it leaves. A write that only
+   * moves cursors or refreshes what the relay last said may skip the fsync (`durable: false`):
+   * a power cut can then undo it, which at worst shows a message twice; keys and memberships are
+   * always written durably.
+   */
+  update<T>(fn: (data: StoreData) => T, options: { durable?: boolean } = {}): T {
+    return this.transaction(fn, options.durable === false ? 'relaxed' : 'durable');
   }
 
   put(session: StoredSession): void {
@@ -155,6 +162,7 @@ export class SessionStore {
   patch(
     sessionId: string,
     patch: Partial<Omit<StoredSession, 'sessionId' | 'cursor'>>,
+    options: { durable?: boolean } = {},
   ): StoredSession | undefined {
     return this.update((data) => {
       const existing = data.sessions[sessionId];
@@ -162,7 +170,7 @@ export class SessionStore {
       const next = { ...existing, ...patch };
       data.sessions[sessionId] = next;
       return next;
-    });
+    }, options);
   }
 
   remove(sessionId: string): boolean {
@@ -175,13 +183,29 @@ export class SessionStore {
 
   /** Moves a session's cursor forward (never back); returns the cursor now stored. */
   advanceCursor(sessionId: string, cursor: string): string | undefined {
-    return this.update((data) => {
-      const session = data.sessions[sessionId];
-      if (!session) return undefined;
-      session.cursor = maxCursor(session.cursor, cursor);
-      session.lastUsedAt = new Date(this.clock.now()).toISOString();
-      return session.cursor;
-    });
+    return this.advanceCursors(new Map([[sessionId, cursor]])).get(sessionId)?.cursor;
+  }
+
+  /**
+   * advanceCursor for several sessions under one lock and one write; returns each session as
+   * now stored (sessions no longer in the store are left out).
+   */
+  advanceCursors(cursors: ReadonlyMap<string, string>): Map<string, StoredSession> {
+    return this.update(
+      (data) => {
+        const now = new Date(this.clock.now()).toISOString();
+        const stored = new Map<string, StoredSession>();
+        for (const [sessionId, cursor] of cursors) {
+          const session = data.sessions[sessionId];
+          if (!session) continue;
+          session.cursor = maxCursor(session.cursor, cursor);
+          session.lastUsedAt = now;
+          stored.set(sessionId, session);
+        }
+        return stored;
+      },
+      { durable: false },
+    );
   }
 
   setAlias(sessionId: string, alias: string | undefined): StoredSession {
@@ -248,33 +272,39 @@ export class SessionStore {
 
   // ---- internals ---------------------------------------------------------------------------
 
+  /** The store as the file holds it now; undefined when the file is damaged or unreadable. */
   private tryRead(): StoreData | undefined {
+    let text: string;
+    try {
+      text = readFileSync(this.file, 'utf8');
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'ENOENT' ? emptyStore() : undefined;
+    }
+    return this.parse(text);
+  }
+
+  /**
+   * Parses and validates a store file's text. Every call reads the file, but the schema check is
+   * skipped for text already checked once: a poll reads the store several times, and validating
+   * every session each time cost more than the poll's HTTP round trip.
+   */
+  private parse(text: string): StoreData | undefined {
     let raw: unknown;
     try {
-      raw = this.conf.store;
+      raw = JSON.parse(text);
     } catch {
       return undefined;
     }
-    // conf reads a missing file as an empty object.
+    if (text === this.validatedText) return raw as StoreData;
     if (raw && typeof raw === 'object' && Object.keys(raw).length === 0) return emptyStore();
     const parsed = StoreData.safeParse(raw);
-    return parsed.success ? parsed.data : undefined;
+    if (!parsed.success) return undefined;
+    this.validatedText = text;
+    return parsed.data;
   }
 
   private recoverIfDamaged(): void {
-    const damaged = () => {
-      let text: string;
-      try {
-        text = readFileSync(this.file, 'utf8');
-      } catch (error) {
-        return (error as NodeJS.ErrnoException).code !== 'ENOENT';
-      }
-      try {
-        return !StoreData.safeParse(JSON.parse(text)).success;
-      } catch {
-        return true;
-      }
-    };
+    const damaged = () => this.tryRead() === undefined;
     if (!damaged()) return;
     this.lock();
     try {
@@ -284,7 +314,7 @@ export class SessionStore {
     }
   }
 
-  private transaction<T>(fn: (data: StoreData) => T, write: boolean): T {
+  private transaction<T>(fn: (data: StoreData) => T, write: 'durable' | 'relaxed' | false): T {
     this.lock();
     try {
       let data = this.tryRead();
@@ -294,7 +324,8 @@ export class SessionStore {
         this.write(data);
       }
       const result = fn(data);
-      if (write) this.write(data);
+      if (write === 'durable') this.write(data);
+      else if (write === 'relaxed') this.writeWithoutSync(data);
       return result;
     } finally {
       this.unlock();
@@ -306,6 +337,26 @@ export class SessionStore {
       this.conf.store = data;
     } catch (error) {
       if (error instanceof NexusError) throw error;
+      throw clientError(
+        'store_error',
+        `Cannot write the session store ${this.file} (${(error as NodeJS.ErrnoException).code ?? 'error'}).`,
+      );
+    }
+  }
+
+  /**
+   * The same atomic replace as conf's write (temporary file, then rename, so readers see one
+   * whole version or the other) without its fsync, which costs about a millisecond per write.
+   */
+  private writeWithoutSync(data: StoreData): void {
+    const temporary = `${this.file}.${process.pid}.tmp`;
+    const text = JSON.stringify(data, undefined, '\t');
+    try {
+      writeFileSync(temporary, text, { mode: 0o600 });
+      renameSync(temporary, this.file);
+      // Written from checked data by this code: no need to check it again when read back.
+      this.validatedText = text;
+    } catch (error) {
       throw clientError(
         'store_error',
         `Cannot write the session store ${this.file} (${(error as NodeJS.ErrnoException).code ?? 'error'}).`,

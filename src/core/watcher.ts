@@ -343,6 +343,9 @@ class SessionWatch {
         errorBackoff = 1_000;
         this.notifySubscribers(session, batch);
         const active = batch.messages.length > 0;
+        // This pause is the current interval and only the next one grows, so a quiet session is
+        // polled at the floor first (0, 1×, 2.5×, 4.75×… the floor), not at 1.5× it.
+        const interval = active ? pollIntervalMs : idleInterval;
         idleInterval = active
           ? pollIntervalMs
           : Math.min(
@@ -350,7 +353,7 @@ class SessionWatch {
               Math.max(pollIntervalMs, MAX_IDLE_INTERVAL_MS),
             );
         if (this.waiters.size > 0 && this.offerToWaiters(batch)) continue;
-        if (!capabilities.longPoll) pause = idleInterval;
+        if (!capabilities.longPoll) pause = interval;
       } catch (error) {
         if (controller.signal.aborted) continue;
         const nexus =

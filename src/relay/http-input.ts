@@ -6,14 +6,44 @@ import { RELAY_DEFAULTS } from './options.js';
 import type { PollQuery } from './relay-service.js';
 
 /**
- * Reads the body as JSON, refusing more than `maxBytes` (by Content-Length before reading, and
- * by counting what arrives, for chunked bodies or a lying header). An empty body reads as {}.
+ * Reads the body as JSON, refusing more than `maxBytes`: by Content-Length before reading (and
+ * by size after, for in-process requests with a lying header), or by counting what arrives for
+ * chunked bodies. An empty body reads as {}.
  */
 export async function readJsonBody(c: Context, maxBytes: number): Promise<unknown> {
-  const declared = Number(c.req.header('content-length'));
+  const length = c.req.header('content-length');
+  const declared = Number(length);
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes);
+  let bytes: Uint8Array;
+  if (length !== undefined && /^\d+$/.test(length)) {
+    // With a Content-Length the HTTP parser delivers exactly that many bytes, so reading the body
+    // whole is bounded; on Node this also skips building a web Request and stream for it.
+    bytes = new Uint8Array(await c.req.raw.arrayBuffer());
+    if (bytes.byteLength > maxBytes) throw tooLarge(maxBytes);
+  } else {
+    const streamed = await readStreamed(c, maxBytes);
+    if (!streamed) return {};
+    bytes = streamed;
+  }
+  if (bytes.byteLength === 0) return {};
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new RelayError('invalid_body', 'The request body is not valid UTF-8.');
+  }
+  if (text.trim() === '') return {};
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new RelayError('invalid_body', 'The request body is not valid JSON.');
+  }
+}
+
+/** A body without Content-Length (chunked), counted as it arrives; undefined when there is none. */
+async function readStreamed(c: Context, maxBytes: number): Promise<Uint8Array | undefined> {
   const body = c.req.raw.body;
-  if (!body) return {};
+  if (!body) return undefined;
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = body.getReader();
@@ -27,19 +57,7 @@ export async function readJsonBody(c: Context, maxBytes: number): Promise<unknow
     }
     chunks.push(value);
   }
-  if (size === 0) return {};
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
-  } catch {
-    throw new RelayError('invalid_body', 'The request body is not valid UTF-8.');
-  }
-  if (text.trim() === '') return {};
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new RelayError('invalid_body', 'The request body is not valid JSON.');
-  }
+  return Buffer.concat(chunks);
 }
 
 function tooLarge(maxBytes: number): RelayError {

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { importShellClientSessions, NexusError, runDoctor } from '../../src/core/index.js';
 import { makeCore, tempDir } from '../helpers/core.js';
 import { FakeClock } from '../helpers/fake-clock.js';
@@ -340,7 +340,11 @@ describe('session manager', async () => {
     await bob.manager.join({ sessionId: two.session.sessionId });
     await bob.manager.send(one.session.sessionId, { text: 'to p1' });
     await bob.manager.send(two.session.sessionId, { text: 'to p2' });
+    const update = vi.spyOn(alice.store, 'update');
     const all = await alice.manager.pollAll();
+    // Both cursors move in one locked write, not one write per session.
+    expect(update).toHaveBeenCalledTimes(1);
+    update.mockRestore();
     expect(all.errors).toEqual([]);
     expect(
       all.results.flatMap((result) => result.messages.map((m) => `${m.session}:${m.text}`)).sort(),

@@ -34,6 +34,10 @@ describe('session store', () => {
     expect(statSync(dir).mode & 0o777).toBe(0o700);
     expect(statSync(store.file).mode & 0o777).toBe(0o600);
     expect(store.fileModes()).toEqual({ dir: 0o700, file: 0o600 });
+    // A cursor move takes the fast write path: still 0600.
+    store.advanceCursor('s'.repeat(48), '5');
+    expect(statSync(store.file).mode & 0o777).toBe(0o600);
+    expect(store.get('s'.repeat(48))?.cursor).toBe('5');
   });
 
   it('never moves a cursor backwards', () => {
@@ -43,6 +47,23 @@ describe('session store', () => {
     expect(store.advanceCursor('c'.repeat(48), '9')).toBe('10');
     expect(store.advanceCursor('c'.repeat(48), '100')).toBe('100');
     expect(store.get('c'.repeat(48))?.cursor).toBe('100');
+  });
+
+  it('moves several cursors in one write, forward only, skipping sessions it lacks', () => {
+    const store = new SessionStore({ dir: tempDir(), logger: silentLogger });
+    store.put(session('e'.repeat(48), { cursor: '5' }));
+    store.put(session('f'.repeat(48), { cursor: '7' }));
+    const moved = store.advanceCursors(
+      new Map([
+        ['e'.repeat(48), '9'],
+        ['f'.repeat(48), '3'],
+        ['0'.repeat(48), '1'],
+      ]),
+    );
+    expect([...moved.keys()]).toEqual(['e'.repeat(48), 'f'.repeat(48)]);
+    expect(moved.get('e'.repeat(48))?.cursor).toBe('9');
+    expect(store.get('e'.repeat(48))?.cursor).toBe('9');
+    expect(store.get('f'.repeat(48))?.cursor).toBe('7');
   });
 
   it('refuses an alias another session holds', () => {
