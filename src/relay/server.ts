@@ -3,12 +3,15 @@ import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { createRelayApp } from './app.js';
 import type { RelayOptions } from './options.js';
+import type { RelayService } from './relay-service.js';
 
 export interface RunningRelay {
   /** http://HOST:PORT as listened on (not the public URL). */
   url: string;
   port: number;
   host: string;
+  /** The protocol service behind the routes, for code that embeds the relay (benchmarks fill it). */
+  service: RelayService;
   /** Stops listening, answers held long-polls, flushes metadata, closes every connection. */
   close(): Promise<void>;
 }
@@ -73,6 +76,7 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
     url,
     port,
     host,
+    service: relay.service,
     close: () => {
       closing ??= close();
       return closing;
