@@ -18,6 +18,7 @@ import type { FetchedBatch, PollResult, SessionManager } from './manager.js';
 import { DEFAULT_BUDGET_CHARS, DEFAULT_POLL_LIMIT } from './manager.js';
 import { isGreeting } from './messages.js';
 import { type SessionInfo, sessionLabel, toSessionInfo } from './sessions.js';
+import type { StoredSession } from './store.js';
 
 /** How long one long-poll request is held; below the relay's 30 s cap. */
 export const LONG_POLL_MS = 25_000;
@@ -54,6 +55,7 @@ export interface WaitResult {
   timedOut: boolean;
   /** Sessions dropped from the wait because polling them failed for good. */
   errors: { session: SessionInfo; error: NexusError }[];
+  /** Every session the wait watched and that did not fail, as stored when it ended. */
   sessions: SessionInfo[];
 }
 
@@ -93,7 +95,6 @@ export class Watcher {
     const targets = options.sessions
       ? unique(options.sessions.map((reference) => this.manager.resolve(reference)))
       : this.manager.store.all().filter((session) => !session.expiredAt);
-    const sessions = targets.map(toSessionInfo);
     if (targets.length === 0) {
       throw clientError(
         'unknown_session',
@@ -113,9 +114,11 @@ export class Watcher {
       if (pending.length === 0) {
         const first = errors[0];
         if (first && errors.length === 1) throw first.error;
-        return { results: [], timedOut: false, errors, sessions };
+        return { results: [], timedOut: false, errors, sessions: this.current(targets, errors) };
       }
-      if (remaining <= 0) return { results: [], timedOut: true, errors, sessions };
+      if (remaining <= 0) {
+        return { results: [], timedOut: true, errors, sessions: this.current(targets, errors) };
+      }
       const outcome = await this.waitOnce(
         pending.map((session) => session.sessionId),
         remaining,
@@ -124,7 +127,9 @@ export class Watcher {
       // Nothing asynchronous from here to the commit: a cancellation cannot lose messages.
       if (options.signal?.aborted)
         throw clientError('aborted', 'The wait was cancelled; no cursor moved.');
-      if (outcome.kind === 'timeout') return { results: [], timedOut: true, errors, sessions };
+      if (outcome.kind === 'timeout') {
+        return { results: [], timedOut: true, errors, sessions: this.current(targets, errors) };
+      }
       if (outcome.kind === 'failed') {
         const session = targets.find((target) => target.sessionId === outcome.sessionId);
         if (session) errors.push({ session: toSessionInfo(session), error: outcome.error });
@@ -133,9 +138,22 @@ export class Watcher {
       const result = this.manager.handOver(outcome.batch, { limit, budgetChars, commit: true });
       // Another reader (a poll, another process on the same store) may have taken them first.
       if (result.messages.some((message) => !message.own)) {
-        return { results: [result], timedOut: false, errors, sessions };
+        return {
+          results: [result],
+          timedOut: false,
+          errors,
+          sessions: this.current(targets, errors),
+        };
       }
     }
+  }
+
+  /** The watched sessions that did not fail, as stored now (skipping own messages moves them). */
+  private current(targets: readonly StoredSession[], errors: WaitResult['errors']): SessionInfo[] {
+    const failed = new Set(errors.map((error) => error.session.sessionId));
+    return targets
+      .filter((target) => !failed.has(target.sessionId))
+      .map((target) => toSessionInfo(this.manager.store.get(target.sessionId) ?? target));
   }
 
   subscribe(sessionId: string): void {

@@ -7,7 +7,6 @@ import {
   type NexusError,
   type PollResult,
   type SessionInfo,
-  toSessionInfo,
 } from '../../core/index.js';
 import { ANNOTATIONS, defineTool, type ToolExtra } from '../define.js';
 import {
@@ -239,8 +238,7 @@ export function registerMessageTools(
         return messagesResult({
           results: waited.results,
           // A wait that timed out still tells the model where each session's read position is.
-          idle:
-            waited.results.length === 0 ? idleSessions(core, waited.sessions, waited.errors) : [],
+          idle: waited.results.length === 0 ? waited.sessions : [],
           errors: waited.errors,
           timedOut: waited.timedOut,
           timeoutSeconds,
@@ -252,21 +250,6 @@ export function registerMessageTools(
       }
     },
   );
-}
-
-/** The sessions a wait watched without news, as they are now (own messages may have moved them). */
-function idleSessions(
-  core: Core,
-  sessions: SessionInfo[],
-  errors: { session: SessionInfo }[],
-): SessionInfo[] {
-  const failed = new Set(errors.map((error) => error.session.sessionId));
-  return sessions
-    .filter((session) => !failed.has(session.sessionId))
-    .map((session) => {
-      const current = core.store.get(session.sessionId);
-      return current ? toSessionInfo(current) : session;
-    });
 }
 
 /** Sends `notifications/progress` every few seconds while a wait runs, when the caller asked. */
