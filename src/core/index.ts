@@ -32,7 +32,7 @@ export function createCore(options: CoreOptions): Core {
   const logger = options.logger ?? createLogger(stderrSink());
   const clock = options.clock ?? systemClock;
   const store = new SessionStore({
-    dir: options.config.home ?? defaultStoreDir({}),
+    dir: options.config.home ?? defaultStoreDir(),
     logger,
     clock,
   });

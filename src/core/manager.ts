@@ -7,9 +7,9 @@ import { EventEmitter } from 'node:events';
 import {
   compareCursors,
   isAgentId,
+  isCursor,
   type Member,
   type Message,
-  PAIR_CODE_PATTERN,
   parsePairingInput,
   SESSION_ID_PATTERN,
   type SendRequest,
@@ -947,7 +947,7 @@ export class SessionManager {
 
   private pairingArg(input: string) {
     const reference = parsePairingInput(input);
-    if (!reference || !PAIR_CODE_PATTERN.test(reference.code)) {
+    if (!reference) {
       throw clientError(
         'invalid_pairing_input',
         `Not a pairing code or link: ${JSON.stringify(input.slice(0, 80))}.`,
@@ -969,7 +969,7 @@ function signalOpt(signal: AbortSignal | undefined): { signal?: AbortSignal } {
 function replayAfter(after: string | undefined): string | undefined {
   if (after === undefined) return undefined;
   const trimmed = after.trim();
-  if (!/^(0|[1-9][0-9]*)$/.test(trimmed)) {
+  if (!isCursor(trimmed)) {
     throw clientError(
       'invalid_argument',
       '`after` is a cursor: a whole number as a string, like "0" or "42".',

@@ -72,9 +72,9 @@ export type StoreData = z.infer<typeof StoreData>;
 
 const emptyStore = (): StoreData => ({ version: 1, sessions: {} });
 
-export function defaultStoreDir(env: NodeJS.ProcessEnv = process.env): string {
-  const home = env.NEXUS_MCP_HOME?.trim();
-  return home ? home : envPaths('nexus-messaging-mcp', { suffix: '' }).config;
+/** The platform's config dir for this app; `NEXUS_MCP_HOME` (read by configFromEnv) wins over it. */
+export function defaultStoreDir(): string {
+  return envPaths('nexus-messaging-mcp', { suffix: '' }).config;
 }
 
 export interface SessionStoreOptions {

@@ -11,7 +11,13 @@ import {
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import { type Core, type MessageView, NexusError, type SessionInfo } from '../core/index.js';
+import {
+  type Core,
+  type MessageView,
+  messageSize,
+  NexusError,
+  type SessionInfo,
+} from '../core/index.js';
 import { messageOut, renderMessages, UNTRUSTED_NOTICE } from './render.js';
 
 const URI_PREFIX = 'nexus://sessions/';
@@ -175,7 +181,7 @@ async function transcript(core: Core, session: SessionInfo): Promise<string> {
       budgetChars: budget,
     });
     messages.push(...page.messages);
-    budget -= page.messages.reduce((sum, message) => sum + message.text.length, 0);
+    budget -= page.messages.reduce((sum, message) => sum + messageSize(message), 0);
     if (!page.hasMore || page.messages.length === 0) break;
     if (budget <= 0) {
       truncated = true;
