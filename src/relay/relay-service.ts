@@ -3,11 +3,11 @@ import {
   DEFAULT_TTL_SECONDS,
   type SendRequest,
 } from '../protocol/index.js';
+import { redactJson, redactSecrets } from '../protocol/redact.js';
 import { RelayError } from './errors.js';
 import type { LongPollWaiters } from './long-poll-waiters.js';
 import type { ResolvedRelayOptions } from './options.js';
 import { generatePairCode } from './pair-code.js';
-import { redactJson, redactSecrets } from './redact.js';
 import { keysMatch, newMessageId, newSessionId, newSessionKey } from './secrets.js';
 import type { AgentRecord, PairCodeRecord, RelayStorage, SessionRecord } from './storage.js';
 import { greetingMessage, iso, sessionStatus, type WireMessage, wireMessage } from './wire.js';
