@@ -1,0 +1,50 @@
+/**
+ * Lowercase RFC 4648 base32 without padding (`a–z2–7`), the envelope's alphabet: no capitals
+ * and none of `- _ . : = + /`, so a relay's secret patterns cannot match inside an envelope.
+ * Decoding is canonical: exactly one string encodes a byte string, so a flipped trailing bit
+ * or an impossible length is `null`, never a second spelling of the same bytes.
+ */
+const ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
+const VALUES = new Int8Array(128).fill(-1);
+for (let i = 0; i < ALPHABET.length; i++) VALUES[ALPHABET.charCodeAt(i)] = i;
+
+export function base32Encode(bytes: Uint8Array): string {
+  let out = '';
+  let buffer = 0;
+  let bits = 0;
+  for (const byte of bytes) {
+    buffer = ((buffer << 8) | byte) & 0xffff;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      out += ALPHABET[(buffer >> bits) & 31];
+    }
+  }
+  if (bits > 0) out += ALPHABET[(buffer << (5 - bits)) & 31];
+  return out;
+}
+
+/** Lengths mod 8 that a whole number of bytes can produce (1, 3 and 6 cannot). */
+const VALID_TAIL = new Set([0, 2, 4, 5, 7]);
+
+export function base32Decode(text: string): Uint8Array | null {
+  if (!VALID_TAIL.has(text.length % 8)) return null;
+  const out = new Uint8Array(Math.floor((text.length * 5) / 8));
+  let buffer = 0;
+  let bits = 0;
+  let index = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    const value = code < 128 ? (VALUES[code] ?? -1) : -1;
+    if (value < 0) return null;
+    buffer = ((buffer << 5) | value) & 0xffff;
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      out[index++] = (buffer >> bits) & 0xff;
+    }
+  }
+  // Leftover bits must be zero, or two strings would decode to the same bytes.
+  if ((buffer & ((1 << bits) - 1)) !== 0) return null;
+  return out;
+}

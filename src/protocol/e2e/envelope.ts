@@ -1,0 +1,238 @@
+/**
+ * E2E v1 envelopes (docs/e2e-v1.md): `nxe1.` + base32(H | commit | C | T), sealed with
+ * AES-256-GCM under a per-message key, with the session id and the sender's agent id in the
+ * AAD so a relay cannot move a message between sessions or re-attribute it.
+ */
+import { createCipheriv, createDecipheriv, randomBytes, timingSafeEqual } from 'node:crypto';
+import { base32Decode, base32Encode } from './base32.js';
+import { type E2eDecryptError, E2eError } from './errors.js';
+import { E2E_COMMIT_BYTES, E2E_KEY_ID_BYTES, E2E_SALT_BYTES, type E2eKey } from './keys.js';
+
+export const E2E_VERSION = 1;
+export const ENVELOPE_PREFIX = 'nxe1.';
+/** UTF-8 JSON plaintext cap, so envelope + padding + base32 stay inside a relay's 32 KiB. */
+export const MAX_E2E_PLAINTEXT_BYTES = 16 * 1024;
+export const PAD_BLOCK = 256;
+export const HEADER_BYTES = 30;
+const TAG_BYTES = 16;
+const NONCE = Buffer.alloc(12);
+const AAD_LABEL = Buffer.from('nexus-e2e/1\0', 'utf8');
+const MAX_SEQ = Number.MAX_SAFE_INTEGER;
+
+export const E2E_KINDS = { message: 1, greeting: 2, hello: 3 } as const;
+export type E2eKind = keyof typeof E2E_KINDS;
+const KIND_BY_BYTE = new Map<number, E2eKind>(
+  Object.entries(E2E_KINDS).map(([name, byte]) => [byte, name as E2eKind]),
+);
+
+/** What an envelope carries: a message body as the wire would have it. */
+export interface E2ePayload {
+  text?: string;
+  json?: unknown;
+}
+
+export interface EnvelopeHeader {
+  version: number;
+  kind: E2eKind;
+  keyId: Buffer;
+  seq: number;
+  salt: Buffer;
+}
+
+export function encodeHeader(header: EnvelopeHeader): Buffer {
+  const out = Buffer.alloc(HEADER_BYTES);
+  out[0] = header.version;
+  out[1] = E2E_KINDS[header.kind];
+  header.keyId.copy(out, 2, 0, E2E_KEY_ID_BYTES);
+  out.writeBigUInt64BE(BigInt(header.seq), 6);
+  header.salt.copy(out, 14, 0, E2E_SALT_BYTES);
+  return out;
+}
+
+/** "nexus-e2e/1" 0x00 | u16 len | sessionId | u16 len | sender agentId | H */
+export function buildAad(sessionId: string, senderAgentId: string, header: Buffer): Buffer {
+  const parts: Buffer[] = [AAD_LABEL];
+  for (const field of [sessionId, senderAgentId]) {
+    const bytes = Buffer.from(field, 'utf8');
+    if (bytes.length > 0xffff) throw new RangeError('AAD field longer than 65535 bytes');
+    const length = Buffer.alloc(2);
+    length.writeUInt16BE(bytes.length);
+    parts.push(length, bytes);
+  }
+  parts.push(header);
+  return Buffer.concat(parts);
+}
+
+/** 0x80, then zeros up to a multiple of 256: hides lengths to the nearest block. */
+export function pad(plain: Uint8Array): Buffer {
+  const size = Math.ceil((plain.length + 1) / PAD_BLOCK) * PAD_BLOCK;
+  const out = Buffer.alloc(size);
+  out.set(plain);
+  out[plain.length] = 0x80;
+  return out;
+}
+
+/** The inverse of `pad`; null when the padding is not exactly 0x80 then zeros. */
+export function unpad(padded: Uint8Array): Buffer | null {
+  if (padded.length === 0 || padded.length % PAD_BLOCK !== 0) return null;
+  let end = padded.length - 1;
+  while (end >= 0 && padded[end] === 0) end--;
+  if (end < 0 || padded[end] !== 0x80 || padded.length - end > PAD_BLOCK) return null;
+  return Buffer.from(padded.subarray(0, end));
+}
+
+/** The plaintext bytes of a payload; throws `E2eError` when it is empty, not JSON or too big. */
+export function encodePayload(payload: E2ePayload, kind: E2eKind): Buffer {
+  if (payload.text !== undefined && typeof payload.text !== 'string') {
+    throw invalidPayload('text must be a string');
+  }
+  if (kind !== 'hello' && payload.text === undefined && payload.json === undefined) {
+    throw invalidPayload('give text, json or both');
+  }
+  let json: string | undefined;
+  try {
+    json = JSON.stringify({
+      ...(payload.text !== undefined && { text: payload.text }),
+      ...(payload.json !== undefined && { json: payload.json }),
+    });
+  } catch {
+    throw invalidPayload('json is not serialisable');
+  }
+  const bytes = Buffer.from(json ?? '{}', 'utf8');
+  if (bytes.length > MAX_E2E_PLAINTEXT_BYTES) {
+    throw new E2eError(
+      'plaintext_too_large',
+      `The message is ${bytes.length} bytes as JSON; encrypted messages hold at most ${MAX_E2E_PLAINTEXT_BYTES}.`,
+      'Split it into smaller messages.',
+    );
+  }
+  return bytes;
+}
+
+function invalidPayload(why: string): E2eError {
+  return new E2eError(
+    'invalid_payload',
+    `Cannot encrypt this message: ${why}.`,
+    'Send text, a JSON value, or both.',
+  );
+}
+
+export interface SealInput {
+  key: E2eKey;
+  sessionId: string;
+  /** The agent id the relay will attribute the message to: our own. */
+  senderAgentId: string;
+  kind: E2eKind;
+  /** Per (session, own agent id), from 1, taken under the store lock. */
+  seq: number;
+  payload: E2ePayload;
+  /** Only for test vectors: a fixed salt instead of 16 random bytes. */
+  salt?: Uint8Array;
+}
+
+/** Encrypts a payload into the `text` of a message body: `nxe1.…`. */
+export function sealEnvelope(input: SealInput): string {
+  if (!Number.isSafeInteger(input.seq) || input.seq < 1) {
+    throw new RangeError('seq must be a whole number from 1');
+  }
+  const salt = Buffer.from(input.salt ?? randomBytes(E2E_SALT_BYTES));
+  if (salt.length !== E2E_SALT_BYTES) throw new RangeError('salt must be 16 bytes');
+  const plain = pad(encodePayload(input.payload, input.kind));
+  const header = encodeHeader({
+    version: E2E_VERSION,
+    kind: input.kind,
+    keyId: input.key.keyId(),
+    seq: input.seq,
+    salt,
+  });
+  const { encKey, commit } = input.key.messageKeys(salt);
+  const cipher = createCipheriv('aes-256-gcm', encKey, NONCE, { authTagLength: TAG_BYTES });
+  cipher.setAAD(buildAad(input.sessionId, input.senderAgentId, header));
+  const ciphertext = Buffer.concat([cipher.update(plain), cipher.final()]);
+  const raw = Buffer.concat([header, commit, ciphertext, cipher.getAuthTag()]);
+  return ENVELOPE_PREFIX + base32Encode(raw);
+}
+
+export function isEnvelopeText(text: string): boolean {
+  return text.startsWith(ENVELOPE_PREFIX);
+}
+
+export interface OpenInput {
+  /** The message's `text` as polled. */
+  text: string;
+  /** The session the message was polled from. */
+  sessionId: string;
+  /** The relay's `agentId` for this message. */
+  senderAgentId: string;
+  /** Undefined when this client holds no key for the session. */
+  key: E2eKey | undefined;
+}
+
+export type OpenResult =
+  | { ok: true; kind: E2eKind; seq: number; payload: E2ePayload }
+  | { ok: false; error: Exclude<E2eDecryptError, 'replayed'> };
+
+const MIN_V1_BYTES = HEADER_BYTES + E2E_COMMIT_BYTES + PAD_BLOCK + TAG_BYTES;
+
+/** Decrypts one envelope, checking in the order E2E.md fixes. Never throws for bad input. */
+export function openEnvelope(input: OpenInput): OpenResult {
+  if (!isEnvelopeText(input.text)) return { ok: false, error: 'malformed' };
+  const raw = base32Decode(input.text.slice(ENVELOPE_PREFIX.length));
+  if (!raw || raw.length === 0) return { ok: false, error: 'malformed' };
+  const bytes = Buffer.from(raw.buffer, raw.byteOffset, raw.length);
+  if (bytes[0] !== E2E_VERSION) return { ok: false, error: 'unsupported_version' };
+  if (bytes.length < MIN_V1_BYTES || (bytes.length - MIN_V1_BYTES) % PAD_BLOCK !== 0) {
+    return { ok: false, error: 'malformed' };
+  }
+  const header = bytes.subarray(0, HEADER_BYTES);
+  const kind = KIND_BY_BYTE.get(header[1] ?? 0);
+  const seq = header.readBigUInt64BE(6);
+  if (!kind || seq < 1n || seq > BigInt(MAX_SEQ)) return { ok: false, error: 'malformed' };
+  if (!input.key) return { ok: false, error: 'no_key' };
+  if (!timingSafeEqual(header.subarray(2, 6), input.key.keyId())) {
+    return { ok: false, error: 'wrong_key' };
+  }
+  const salt = header.subarray(14, 30);
+  const commitEnd = HEADER_BYTES + E2E_COMMIT_BYTES;
+  const { encKey, commit } = input.key.messageKeys(salt);
+  if (!timingSafeEqual(bytes.subarray(HEADER_BYTES, commitEnd), commit)) {
+    return { ok: false, error: 'tampered' };
+  }
+  let padded: Buffer;
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', encKey, NONCE, { authTagLength: TAG_BYTES });
+    decipher.setAAD(buildAad(input.sessionId, input.senderAgentId, header));
+    decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
+    padded = Buffer.concat([
+      decipher.update(bytes.subarray(commitEnd, bytes.length - TAG_BYTES)),
+      decipher.final(),
+    ]);
+  } catch {
+    return { ok: false, error: 'tampered' };
+  }
+  const payload = decodePayload(unpad(padded), kind);
+  return payload
+    ? { ok: true, kind, seq: Number(seq), payload }
+    : { ok: false, error: 'malformed' };
+}
+
+/** Authenticated but not what a v1 client writes (bad padding, not a JSON object) → null. */
+function decodePayload(plain: Buffer | null, kind: E2eKind): E2ePayload | null {
+  if (!plain) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(plain));
+  } catch {
+    return null;
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
+  const record = value as Record<string, unknown>;
+  const text = Object.hasOwn(record, 'text') ? record.text : undefined;
+  const json = Object.hasOwn(record, 'json') ? record.json : undefined;
+  if (text !== undefined && typeof text !== 'string') return null;
+  if (kind !== 'hello' && text === undefined && json === undefined) return null;
+  return {
+    ...(text !== undefined && { text }),
+    ...(json !== undefined && { json }),
+  };
+}
