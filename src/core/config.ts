@@ -14,6 +14,12 @@ export interface CoreConfig {
   home?: string;
   httpTimeoutMs: number;
   pollIntervalMs: number;
+  /**
+   * Redact secrets from outgoing bodies before any send; unset means on. Only
+   * `NEXUS_CLIENT_REDACTION=off` turns it off: a human setting, never a tool argument, so
+   * injected text cannot switch it off.
+   */
+  clientRedaction?: boolean;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv, flags: { url?: string } = {}): CoreConfig {
@@ -39,6 +45,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, flags: { url?: string } = 
       DEFAULT_POLL_INTERVAL_MS,
       'NEXUS_POLL_INTERVAL_MS',
     ),
+    clientRedaction: onOff(env.NEXUS_CLIENT_REDACTION, true, 'NEXUS_CLIENT_REDACTION'),
   };
 }
 
@@ -74,4 +81,11 @@ function positiveInt(value: string | undefined, fallback: number, name: string):
     );
   }
   return parsed;
+}
+
+function onOff(value: string | undefined, fallback: boolean, name: string): boolean {
+  const setting = nonEmpty(value)?.toLowerCase();
+  if (setting === undefined) return fallback;
+  if (setting === 'on' || setting === 'off') return setting === 'on';
+  throw clientError('invalid_argument', `${name} must be on or off.`);
 }

@@ -1,3 +1,5 @@
 export * from './errors.js';
 export * from './formats.js';
+export * from './outgoing.js';
+export * from './redact.js';
 export * from './schemas.js';
