@@ -11,6 +11,35 @@ export interface OutgoingBody {
   json?: unknown;
 }
 
+/** A send refused because the body holds a secret this client stores; nothing was sent. */
+export class SecretInMessageError extends Error {
+  override readonly name = 'SecretInMessageError';
+  readonly code = 'secret_in_message';
+  readonly hint =
+    'Remove the key or link from the message and send again; share a link only through the human, never through a session.';
+  constructor(readonly finding: SecretFinding) {
+    super(
+      finding.kind === 'e2e_link'
+        ? 'Not sent: the message contains a link with an end-to-end key (#e2e=), which would hand the key to the relay.'
+        : `Not sent: the message contains a stored ${finding.kind === 'session_key' ? 'session key' : 'end-to-end key'} (${finding.encoding}).`,
+    );
+  }
+}
+
+/**
+ * The client's last step before a body leaves the machine (before any `seq` is taken or any
+ * envelope sealed): refuse stored secrets, then redact. `redaction: false` only from
+ * `NEXUS_CLIENT_REDACTION=off`; the secret scan runs regardless.
+ */
+export function prepareOutgoing<T extends OutgoingBody>(
+  body: T,
+  options: { redaction: boolean; scanner: SecretScanner },
+): { body: T; redacted: number } {
+  const finding = options.scanner.find(body);
+  if (finding) throw new SecretInMessageError(finding);
+  return options.redaction ? redactOutgoing(body) : { body, redacted: 0 };
+}
+
 /** Applies the relay's redaction to an outgoing body; `redacted` counts the replacements. */
 export function redactOutgoing<T extends OutgoingBody>(body: T): { body: T; redacted: number } {
   let redacted = 0;

@@ -1,5 +1,6 @@
 /**
- * Secret redaction applied to every message before it is stored. Patterns favour precision:
+ * Secret redaction: the relay applies it to every message before storing it, and the client to
+ * every body before sending it (`outgoing.ts`), so both use these patterns. Patterns favour precision:
  * ordinary prose ("the secret of success", "a token of appreciation") must pass untouched,
  * so the generic `key: value` rule only fires on values that look like credentials.
  * Every quantifier that can backtrack is bounded, so a hostile 32 KiB message stays linear.

@@ -9,9 +9,11 @@ import {
   withE2eFragment,
 } from '../../src/protocol/e2e/index.js';
 import {
+  prepareOutgoing,
   redactJson,
   redactOutgoing,
   redactSecrets,
+  SecretInMessageError,
   SecretScanner,
 } from '../../src/protocol/index.js';
 import { TestRelay } from '../relay/helpers.js';
@@ -107,6 +109,38 @@ describe('SecretScanner', () => {
     ]) {
       expect(scanner.find({ text }), text).toBeNull();
     }
+  });
+});
+
+describe('prepareOutgoing', () => {
+  const sessionKey = randomBytes(32).toString('hex');
+  const scanner = new SecretScanner([{ kind: 'session_key', value: sessionKey }]);
+
+  it('refuses a stored secret whether or not redaction is on, with a message that does not hold it', () => {
+    for (const redaction of [true, false]) {
+      let error: unknown;
+      try {
+        prepareOutgoing({ text: `key: ${sessionKey}` }, { redaction, scanner });
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(SecretInMessageError);
+      expect((error as SecretInMessageError).code).toBe('secret_in_message');
+      expect((error as SecretInMessageError).finding).toEqual({
+        kind: 'session_key',
+        encoding: 'raw',
+      });
+      expect(String((error as Error).message)).not.toContain(sessionKey.slice(0, 12));
+    }
+  });
+
+  it('redacts when on and passes the body through when a human turned it off', () => {
+    const body = { text: `token ${GITHUB}` };
+    expect(prepareOutgoing(body, { redaction: true, scanner })).toEqual({
+      body: { text: 'token [REDACTED:github_token]' },
+      redacted: 1,
+    });
+    expect(prepareOutgoing(body, { redaction: false, scanner })).toEqual({ body, redacted: 0 });
   });
 });
 
