@@ -5,3 +5,4 @@ export * from './keys.js';
 export * from './link.js';
 export * from './receive.js';
 export * from './replay.js';
+export * from './state.js';

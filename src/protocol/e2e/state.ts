@@ -1,0 +1,112 @@
+/**
+ * What a client persists per encrypted session, beside the session key in its 0600 store, and
+ * what it shows about it. Replay windows are stored as a list, not an object keyed by agent id,
+ * so an agent id such as `__proto__` survives any JSON or schema round trip.
+ */
+import { z } from 'zod';
+import { E2eKey } from './keys.js';
+import { REPLAY_WINDOW, type ReplayState } from './replay.js';
+
+const isBitmap = (seen: string): boolean => {
+  const bytes = Buffer.from(seen, 'base64');
+  return bytes.length === REPLAY_WINDOW / 8 && bytes.toString('base64') === seen;
+};
+
+export const E2eSessionRecord = z.object({
+  version: z.literal(1),
+  /** base64url(S); absent while the key is missing (the session was claimed by a bare code). */
+  secret: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{43}$/)
+    .optional(),
+  /** The last `seq` this agent used in this session; the next send takes `seq + 1` under the store lock. */
+  seq: z.number().int().nonnegative(),
+  replay: z.array(
+    z.object({
+      agentId: z.string(),
+      highest: z.number().int().positive(),
+      seen: z.string().refine(isBitmap, 'a base64 bitmap of the replay window'),
+    }),
+  ),
+  /** Agents whose hello (or any envelope) opened under our key. */
+  confirmedMembers: z.array(z.string()),
+});
+export type E2eSessionRecord = z.infer<typeof E2eSessionRecord>;
+
+/** A fresh record: for the creator (with a new key), or for a member who has the link or not. */
+export function newE2eRecord(key: E2eKey | undefined): E2eSessionRecord {
+  return {
+    version: 1,
+    ...(key && { secret: key.secret().toString('base64url') }),
+    seq: 0,
+    replay: [],
+    confirmedMembers: [],
+  };
+}
+
+/** The key, or undefined while it is missing. */
+export function recordKey(record: E2eSessionRecord): E2eKey | undefined {
+  return record.secret === undefined
+    ? undefined
+    : E2eKey.fromSecret(Buffer.from(record.secret, 'base64url'));
+}
+
+/** Attaches a key that arrived later (claim or join with the full link). */
+export function withKey(record: E2eSessionRecord, key: E2eKey): E2eSessionRecord {
+  return { ...record, secret: key.secret().toString('base64url') };
+}
+
+/** Takes the next `seq`: call inside the store's locked update, and persist the returned record. */
+export function takeSeq(record: E2eSessionRecord): { record: E2eSessionRecord; seq: number } {
+  const seq = record.seq + 1;
+  return { record: { ...record, seq }, seq };
+}
+
+export function replayStateOf(record: E2eSessionRecord): ReplayState {
+  return Object.fromEntries(
+    record.replay.map(({ agentId, highest, seen }) => [agentId, { highest, seen }]),
+  );
+}
+
+export function withReplayState(record: E2eSessionRecord, state: ReplayState): E2eSessionRecord {
+  return {
+    ...record,
+    replay: Object.entries(state).map(([agentId, window]) => ({ agentId, ...window })),
+  };
+}
+
+export function withConfirmedMember(record: E2eSessionRecord, agentId: string): E2eSessionRecord {
+  return record.confirmedMembers.includes(agentId)
+    ? record
+    : { ...record, confirmedMembers: [...record.confirmedMembers, agentId] };
+}
+
+/** `e2e` in get_session_status and list_sessions. Never the key. */
+export interface E2eStatus {
+  enabled: true;
+  version: 1;
+  key: 'present' | 'missing';
+  confirmed_members: string[];
+}
+
+export function e2eStatus(record: E2eSessionRecord): E2eStatus {
+  return {
+    enabled: true,
+    version: 1,
+    key: record.secret === undefined ? 'missing' : 'present',
+    confirmed_members: [...record.confirmedMembers],
+  };
+}
+
+/**
+ * The relay's `greeting` for an encrypted session: a fixed notice, since the real greeting
+ * travels as the first envelope (kind 2) once the session id exists.
+ */
+export const E2E_NOTICE_GREETING =
+  'This NexusMessaging session is end-to-end encrypted (nexus-e2e/1): messages are nxe1. envelopes ' +
+  'the relay cannot read. Reading and writing needs the full pairing link, including the part after #, ' +
+  'and a client that supports it, e.g. `npx nexus-messaging-mcp` (format: docs/e2e-v1.md in its repository).';
+
+/** Shown beside a plaintext message in an encrypted session. */
+export const PLAINTEXT_IN_E2E_WARNING =
+  'This message was not encrypted: the relay (and anyone who can read it) could read it.';
