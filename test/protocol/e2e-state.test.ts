@@ -1,17 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import {
-  checkReplay,
   E2E_NOTICE_GREETING,
   E2eKey,
   E2eSessionRecord,
   e2eStatus,
+  guardMessage,
+  guardOf,
   newE2eRecord,
   recordKey,
-  replayStateOf,
   takeSeq,
   withConfirmedMember,
+  withGuard,
   withKey,
-  withReplayState,
 } from '../../src/protocol/e2e/index.js';
 import { redactSecrets } from '../../src/protocol/index.js';
 
@@ -20,20 +20,30 @@ describe('E2eSessionRecord', () => {
     const key = E2eKey.generate();
     let record = newE2eRecord(key);
     record = takeSeq(takeSeq(record).record).record;
-    let replay = replayStateOf(record);
-    replay = checkReplay(replay, '__proto__', 3).state;
-    replay = checkReplay(replay, 'bob', 1).state;
-    record = withConfirmedMember(
-      withConfirmedMember(withReplayState(record, replay), 'bob'),
-      'bob',
-    );
+    let guard = guardOf(record);
+    guard = guardMessage(guard, { cursor: '4', sender: '__proto__', seq: 3 }).guard;
+    guard = guardMessage(guard, { cursor: '6', sender: 'bob', seq: 1 }).guard;
+    record = withConfirmedMember(withConfirmedMember(withGuard(record, guard), 'bob'), 'bob');
     const stored = E2eSessionRecord.parse(JSON.parse(JSON.stringify(record)));
     expect(stored).toEqual(record);
     expect(stored.seq).toBe(2);
     expect(takeSeq(stored).seq).toBe(3);
     expect(recordKey(stored)?.keyId()).toEqual(key.keyId());
-    expect(checkReplay(replayStateOf(stored), '__proto__', 3).verdict).toEqual({ replayed: true });
-    expect(checkReplay(replayStateOf(stored), 'bob', 1).verdict).toEqual({ replayed: true });
+    expect(guardOf(stored)).toEqual(guard);
+    expect(
+      guardMessage(guardOf(stored), { cursor: '4', sender: '__proto__', seq: 3 }).verdict,
+    ).toEqual({
+      replayed: false,
+      gapBefore: 2,
+    });
+    expect(
+      guardMessage(guardOf(stored), { cursor: '7', sender: '__proto__', seq: 3 }).verdict,
+    ).toEqual({
+      replayed: true,
+    });
+    expect(guardMessage(guardOf(stored), { cursor: '8', sender: 'bob', seq: 1 }).verdict).toEqual({
+      replayed: true,
+    });
     expect(e2eStatus(stored)).toEqual({
       enabled: true,
       version: 1,
@@ -58,7 +68,8 @@ describe('E2eSessionRecord', () => {
       { ...good, version: 2 },
       { ...good, secret: 'short' },
       { ...good, seq: -1 },
-      { ...good, replay: [{ agentId: 'a', highest: 1, seen: 'AAAA' }] },
+      { ...good, guard: { ...good.guard, senders: [{ agentId: 'a', highest: 1, seen: 'AAAA' }] } },
+      { ...good, guard: { ...good.guard, through: '-1' } },
     ]) {
       expect(E2eSessionRecord.safeParse(bad).success).toBe(false);
     }

@@ -8,10 +8,14 @@ import {
   E2eError,
   E2eKey,
   type E2eKind,
+  guardMessage,
   MAX_E2E_PLAINTEXT_BYTES,
+  MAX_GUARD_NOTES,
+  newReplayGuard,
   openEnvelope,
   pad,
   parseE2eFragment,
+  type ReplayGuard,
   type ReplayState,
   receiveMessage,
   sealEnvelope,
@@ -323,24 +327,26 @@ describe('replay windows', () => {
 describe('receiveMessage', () => {
   const receive = (
     text: string,
-    replay: ReplayState = {},
+    cursor: string,
+    guard: ReplayGuard = newReplayGuard(),
     extra: { json?: unknown; key?: E2eKey } = {},
   ) =>
     receiveMessage({
       body: { text, ...(extra.json !== undefined && { json: extra.json }) },
+      cursor,
       sessionId: SESSION,
       senderAgentId: 'alice',
       key: 'key' in extra ? extra.key : key,
-      replay,
+      guard,
     });
 
   it('passes plaintext through as unencrypted', () => {
-    expect(receive('just text').received).toEqual({ encrypted: false });
+    expect(receive('just text', '1').received).toEqual({ encrypted: false });
   });
 
-  it('decrypts once and flags the same envelope delivered again as replayed', () => {
+  it('decrypts, and flags the same envelope served again at a new cursor as replayed', () => {
     const envelope = seal({ seq: 3, payload: { text: 'hi', json: { n: 1 } } });
-    const first = receive(envelope);
+    const first = receive(envelope, '5');
     expect(first.received).toEqual({
       encrypted: true,
       decrypted: true,
@@ -349,22 +355,66 @@ describe('receiveMessage', () => {
       payload: { text: 'hi', json: { n: 1 } },
       gapBefore: 2,
     });
-    const again = receive(envelope, first.replay);
+    const again = receive(envelope, '9', first.guard);
     expect(again.received).toMatchObject({ encrypted: true, decrypted: false, error: 'replayed' });
-    expect(again.replay).toBe(first.replay);
+    // Re-reading both (a poll with after, the transcript) gives the same verdicts, unchanged.
+    expect(receive(envelope, '5', again.guard).received).toMatchObject({
+      decrypted: true,
+      gapBefore: 2,
+    });
+    expect(receive(envelope, '9', again.guard)).toMatchObject({
+      received: { error: 'replayed' },
+      guard: again.guard,
+    });
   });
 
-  it('gives a placeholder without the envelope, and leaves the window alone on failure', () => {
+  it('gives a placeholder without the envelope, and leaves the guard alone on failure', () => {
     const envelope = seal();
-    const result = receive(envelope, {}, { key: undefined });
+    const guard = newReplayGuard();
+    const result = receive(envelope, '1', guard, { key: undefined });
     expect(result.received).toMatchObject({ decrypted: false, error: 'no_key' });
     const placeholder = (result.received as { placeholder: string }).placeholder;
     expect(placeholder).toMatch(/full link/);
     expect(placeholder).not.toMatch(/[a-z2-7]{20}/);
-    expect(result.replay).toEqual({});
-    expect(receive(envelope, {}, { json: { x: 1 } }).received).toMatchObject({
+    expect(result.guard).toBe(guard);
+    expect(receive(envelope, '1', guard, { json: { x: 1 } }).received).toMatchObject({
       error: 'malformed',
     });
+    // Once the key is attached, the same message opens.
+    expect(receive(envelope, '1', result.guard).received).toMatchObject({ decrypted: true });
+  });
+});
+
+describe('guardMessage', () => {
+  it('judges each cursor once and answers re-reads from what it noted', () => {
+    let guard = newReplayGuard();
+    const judge = (cursor: string, sender: string, seq: number) => {
+      const result = guardMessage(guard, { cursor, sender, seq });
+      guard = result.guard;
+      return result.verdict;
+    };
+    expect(judge('1', 'alice', 1)).toEqual({ replayed: false });
+    expect(judge('2', 'bob', 1)).toEqual({ replayed: false });
+    expect(judge('3', 'alice', 4)).toEqual({ replayed: false, gapBefore: 2 });
+    expect(judge('4', 'alice', 1)).toEqual({ replayed: true });
+    expect(judge('5', 'alice', 2)).toEqual({ replayed: false }); // late, fills the gap
+    const before = guard;
+    expect([judge('1', 'alice', 1), judge('3', 'alice', 4), judge('4', 'alice', 1)]).toEqual([
+      { replayed: false },
+      { replayed: false, gapBefore: 2 },
+      { replayed: true },
+    ]);
+    expect(guard).toBe(before);
+    expect(guard.through).toBe('5');
+  });
+
+  it('keeps a bounded number of notes', () => {
+    let guard = newReplayGuard();
+    for (let i = 1; i <= MAX_GUARD_NOTES + 10; i++) {
+      guard = guardMessage(guard, { cursor: String(i), sender: 'a', seq: 2 * i }).guard;
+    }
+    expect(guard.notes).toHaveLength(MAX_GUARD_NOTES);
+    expect(guard.notes[0]?.[0]).toBe('11');
   });
 });
 

@@ -1,6 +1,7 @@
 export * from './base32.js';
 export * from './envelope.js';
 export * from './errors.js';
+export * from './guard.js';
 export * from './keys.js';
 export * from './link.js';
 export * from './receive.js';

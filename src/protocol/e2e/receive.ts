@@ -6,17 +6,19 @@
 
 import { type E2eKind, type E2ePayload, isEnvelopeText, openEnvelope } from './envelope.js';
 import { E2E_DECRYPT_HINTS, type E2eDecryptError } from './errors.js';
+import { guardMessage, type ReplayGuard } from './guard.js';
 import type { E2eKey } from './keys.js';
-import { checkReplay, type ReplayState } from './replay.js';
 
 export interface ReceiveInput {
   /** The body as polled. */
   body: { text: string; json?: unknown };
+  /** The relay's cursor for the message. */
+  cursor: string;
   sessionId: string;
   /** The relay's `agentId` for this message. */
   senderAgentId: string;
   key: E2eKey | undefined;
-  replay: ReplayState;
+  guard: ReplayGuard;
 }
 
 export type Received =
@@ -32,17 +34,26 @@ export type Received =
     }
   | { encrypted: true; decrypted: false; error: E2eDecryptError; placeholder: string };
 
-export function receiveMessage(input: ReceiveInput): { received: Received; replay: ReplayState } {
+/**
+ * Decrypts one polled message. Call for every message of an encrypted session in cursor order,
+ * re-reads included, and persist the returned guard (it changes only for messages past its
+ * `through`).
+ */
+export function receiveMessage(input: ReceiveInput): { received: Received; guard: ReplayGuard } {
   const { body } = input;
-  if (!isEnvelopeText(body.text)) return { received: { encrypted: false }, replay: input.replay };
+  if (!isEnvelopeText(body.text)) return { received: { encrypted: false }, guard: input.guard };
   // Envelopes never carry a `json` field; one that does was not written by a v1 client.
   const opened =
     body.json === undefined
       ? openEnvelope({ ...input, text: body.text })
       : ({ ok: false, error: 'malformed' } as const);
-  if (!opened.ok) return { received: failed(opened.error), replay: input.replay };
-  const { state, verdict } = checkReplay(input.replay, input.senderAgentId, opened.seq);
-  if (verdict.replayed) return { received: failed('replayed'), replay: input.replay };
+  if (!opened.ok) return { received: failed(opened.error), guard: input.guard };
+  const { guard, verdict } = guardMessage(input.guard, {
+    cursor: input.cursor,
+    sender: input.senderAgentId,
+    seq: opened.seq,
+  });
+  if (verdict.replayed) return { received: failed('replayed'), guard };
   return {
     received: {
       encrypted: true,
@@ -52,7 +63,7 @@ export function receiveMessage(input: ReceiveInput): { received: Received; repla
       payload: opened.payload,
       ...(verdict.gapBefore !== undefined && { gapBefore: verdict.gapBefore }),
     },
-    replay: state,
+    guard,
   };
 }
 

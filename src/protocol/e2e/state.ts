@@ -4,8 +4,10 @@
  * so an agent id such as `__proto__` survives any JSON or schema round trip.
  */
 import { z } from 'zod';
+import { isCursor } from '../formats.js';
+import { type GuardNote, MAX_GUARD_NOTES, type ReplayGuard } from './guard.js';
 import { E2eKey } from './keys.js';
-import { REPLAY_WINDOW, type ReplayState } from './replay.js';
+import { REPLAY_WINDOW } from './replay.js';
 
 const isBitmap = (seen: string): boolean => {
   const bytes = Buffer.from(seen, 'base64');
@@ -21,13 +23,28 @@ export const E2eSessionRecord = z.object({
     .optional(),
   /** The last `seq` this agent used in this session; the next send takes `seq + 1` under the store lock. */
   seq: z.number().int().nonnegative(),
-  replay: z.array(
-    z.object({
-      agentId: z.string(),
-      highest: z.number().int().positive(),
-      seen: z.string().refine(isBitmap, 'a base64 bitmap of the replay window'),
-    }),
-  ),
+  /** The replay guard (guard.ts), with the per-sender windows as a list. */
+  guard: z.object({
+    through: z.string().refine(isCursor),
+    senders: z.array(
+      z.object({
+        agentId: z.string(),
+        highest: z.number().int().positive(),
+        seen: z.string().refine(isBitmap, 'a base64 bitmap of the replay window'),
+      }),
+    ),
+    notes: z
+      .array(
+        z.tuple([
+          z.string().refine(isCursor),
+          z.union([
+            z.object({ replayed: z.literal(true) }),
+            z.object({ replayed: z.literal(false), gapBefore: z.number().int().positive() }),
+          ]),
+        ]),
+      )
+      .max(MAX_GUARD_NOTES),
+  }),
   /** Agents whose hello (or any envelope) opened under our key. */
   confirmedMembers: z.array(z.string()),
 });
@@ -39,7 +56,7 @@ export function newE2eRecord(key: E2eKey | undefined): E2eSessionRecord {
     version: 1,
     ...(key && { secret: key.secret().toString('base64url') }),
     seq: 0,
-    replay: [],
+    guard: { through: '0', senders: [], notes: [] },
     confirmedMembers: [],
   };
 }
@@ -62,16 +79,26 @@ export function takeSeq(record: E2eSessionRecord): { record: E2eSessionRecord; s
   return { record: { ...record, seq }, seq };
 }
 
-export function replayStateOf(record: E2eSessionRecord): ReplayState {
-  return Object.fromEntries(
-    record.replay.map(({ agentId, highest, seen }) => [agentId, { highest, seen }]),
-  );
+export function guardOf(record: E2eSessionRecord): ReplayGuard {
+  const { through, senders, notes } = record.guard;
+  return {
+    through,
+    // fromEntries defines own properties, so an agent id "__proto__" stays data.
+    senders: Object.fromEntries(
+      senders.map(({ agentId, highest, seen }) => [agentId, { highest, seen }]),
+    ),
+    notes: notes.map(([cursor, note]): [string, GuardNote] => [cursor, { ...note }]),
+  };
 }
 
-export function withReplayState(record: E2eSessionRecord, state: ReplayState): E2eSessionRecord {
+export function withGuard(record: E2eSessionRecord, guard: ReplayGuard): E2eSessionRecord {
   return {
     ...record,
-    replay: Object.entries(state).map(([agentId, window]) => ({ agentId, ...window })),
+    guard: {
+      through: guard.through,
+      senders: Object.entries(guard.senders).map(([agentId, window]) => ({ agentId, ...window })),
+      notes: guard.notes,
+    },
   };
 }
 
