@@ -73,25 +73,25 @@ describe('RecordingProxy', () => {
 
   it('spreads cursors so a re-served message gets a new cursor and nothing real is skipped', async () => {
     const { proxy, send, poll } = await setup(true);
-    expect((await send('one')).body.cursor).toBe('2');
+    expect((await send('one')).body.cursor).toBe('16');
     const first = await poll('0');
-    expect(first.messages.map((m) => [m.text, m.cursor])).toEqual([['one', '2']]);
+    expect(first.messages.map((m) => [m.text, m.cursor])).toEqual([['one', '16']]);
     const old = proxy.served[0];
     if (!old) throw new Error('nothing served');
     await send('two');
     proxy.tamperNextPoll((body) => appendUnderNewCursor(body, old));
     const second = await poll(first.nextCursor);
     expect(second.messages.map((m) => [m.text, m.cursor])).toEqual([
-      ['two', '4'],
-      ['one', '5'],
+      ['two', '32'],
+      ['one', '33'],
     ]);
-    expect(second.nextCursor).toBe('5');
+    expect(second.nextCursor).toBe('33');
     expect(second.messages[1]?.id).not.toBe(old.id);
     await send('three');
     const third = await poll(second.nextCursor);
-    expect(third.messages.map((m) => [m.text, m.cursor])).toEqual([['three', '6']]);
+    expect(third.messages.map((m) => [m.text, m.cursor])).toEqual([['three', '48']]);
     const quiet = await poll(third.nextCursor);
-    expect(quiet).toMatchObject({ messages: [], nextCursor: '6' });
+    expect(quiet).toMatchObject({ messages: [], nextCursor: '48' });
   });
 
   it('injects a message from another session, persistently until removed', async () => {

@@ -5,9 +5,9 @@
  * responses the way a malicious relay would: flip a character, re-attribute a message, re-serve
  * an envelope under a new cursor, or inject a message from another session.
  *
- * New cursors: with `spreadCursors`, the client sees every relay cursor doubled (`c` → `2c`),
- * which leaves the odd cursor `2c + 1` free for a message the proxy adds after relay message
- * `c`, so nothing real is skipped. `after` is mapped back on the way in.
+ * New cursors: with `spreadCursors`, the client sees every relay cursor times 16 (`c` → `16c`),
+ * which leaves `16c + 1` … `16c + 15` free for messages the proxy adds after relay message `c`,
+ * so nothing real is skipped. `after` is mapped back on the way in.
  */
 import {
   createServer,
@@ -68,6 +68,7 @@ const HOP_BY_HOP = new Set([
 ]);
 const DROPPED_RESPONSE = new Set([...HOP_BY_HOP, 'content-encoding']);
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
+const SPREAD = 16n;
 
 export class RecordingProxy {
   readonly exchanges: Exchange[] = [];
@@ -154,7 +155,7 @@ export class RecordingProxy {
     const isPoll = req.method === 'GET' && sessionMatch !== null;
     const clientAfter = url.searchParams.get('after');
     if (isPoll && this.spreadCursors && clientAfter !== null && /^\d+$/.test(clientAfter)) {
-      url.searchParams.set('after', String(BigInt(clientAfter) / 2n));
+      url.searchParams.set('after', String(BigInt(clientAfter) / SPREAD));
     }
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) {
@@ -210,7 +211,7 @@ export class RecordingProxy {
       out = {
         ...poll,
         messages: poll.messages.map((message) => ({ ...message, cursor: spread(message.cursor) })),
-        // An odd `after` maps down to the relay cursor below it; never hand the client less.
+        // An `after` between spread cursors maps down to the relay cursor below it; never hand the client less.
         nextCursor:
           clientAfter !== null && /^\d+$/.test(clientAfter) && BigInt(clientAfter) > BigInt(next)
             ? clientAfter
@@ -247,13 +248,17 @@ export function reattribute(message: WireMessageShape, agentId: string): WireMes
 
 /**
  * The poll with `message` (a copy of something served before, or a message from another
- * session) appended under a new odd cursor after the poll's last one. Needs `spreadCursors`.
+ * session) appended under a new cursor after the poll's last one. Needs `spreadCursors`.
  */
 export function appendUnderNewCursor(poll: PollBody, message: WireMessageShape): PollBody {
   const last = poll.messages.at(-1)?.cursor ?? poll.nextCursor;
-  if (BigInt(last) % 2n !== 0n)
-    throw new Error('appendUnderNewCursor needs a proxy with spreadCursors');
-  const cursor = String(BigInt(last) + 1n);
+  const next = BigInt(last) + 1n;
+  if (next % SPREAD === 0n) {
+    throw new Error(
+      'appendUnderNewCursor needs a proxy with spreadCursors (at most 15 per message)',
+    );
+  }
+  const cursor = String(next);
   return {
     ...poll,
     messages: [...poll.messages, { ...message, id: `${message.id}_again_${cursor}`, cursor }],
@@ -276,7 +281,7 @@ export function changeFirst(
 }
 
 function spread(cursor: string): string {
-  return /^\d+$/.test(cursor) ? String(BigInt(cursor) * 2n) : cursor;
+  return /^\d+$/.test(cursor) ? String(BigInt(cursor) * SPREAD) : cursor;
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
