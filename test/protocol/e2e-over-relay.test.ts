@@ -13,13 +13,10 @@ import {
   receiveMessage,
   sealEnvelope,
 } from '../../src/protocol/e2e/index.js';
+import * as hostile from '../helpers/recording-proxy.js';
 import {
-  appendUnderNewCursor,
-  changeFirst,
-  flipChar,
   type PollBody,
   RecordingProxy,
-  reattribute,
   type WireMessageShape,
 } from '../helpers/recording-proxy.js';
 import { TestRelay } from '../relay/helpers.js';
@@ -124,7 +121,7 @@ describe('E2E v1 over the relay', () => {
     const { proxy, session } = await setup();
     await session.send('alice', { text: 'one' });
     await session.send('alice', { text: 'two' });
-    proxy.tamperNextPoll((poll) => changeFirst(poll, 'nxe1.', (m) => flipChar(m)));
+    proxy.tamperNextPoll((poll) => hostile.changeFirst(poll, 'nxe1.', (m) => hostile.flipChar(m)));
     const { received } = await session.receive('0');
     expect(texts(received)[0]).toMatch(/^(tampered|malformed)$/);
     expect(texts(received)[1]).toBe('two');
@@ -136,7 +133,7 @@ describe('E2E v1 over the relay', () => {
     const first = await session.receive('0');
     const original = proxy.served[0] as WireMessageShape;
     await session.send('alice', { text: 'done' });
-    proxy.tamperNextPoll((poll) => appendUnderNewCursor(poll, original));
+    proxy.tamperNextPoll((poll) => hostile.appendUnderNewCursor(poll, original));
     const second = await session.receive(first.poll.nextCursor);
     expect(texts(second.received)).toEqual(['done', 'replayed']);
     // Reading the whole session again is not a replay of anything.
@@ -146,7 +143,9 @@ describe('E2E v1 over the relay', () => {
   it('rejects a message re-attributed to another agent', async () => {
     const { proxy, session } = await setup();
     await session.send('alice', { text: 'I approve' });
-    proxy.tamperNextPoll((poll) => changeFirst(poll, 'nxe1.', (m) => reattribute(m, 'bob')));
+    proxy.tamperNextPoll((poll) =>
+      hostile.changeFirst(poll, 'nxe1.', (m) => hostile.reattribute(m, 'bob')),
+    );
     expect(texts((await session.receive('0')).received)).toEqual(['tampered']);
   });
 
@@ -160,8 +159,8 @@ describe('E2E v1 over the relay', () => {
     const [moved] = (await sameKey.receive('0')).poll.messages;
     await session.send('alice', { text: 'here' });
     proxy.tamperNextPoll((poll) =>
-      appendUnderNewCursor(
-        appendUnderNewCursor(poll, foreign as WireMessageShape),
+      hostile.appendUnderNewCursor(
+        hostile.appendUnderNewCursor(poll, foreign as WireMessageShape),
         moved as WireMessageShape,
       ),
     );
