@@ -13,6 +13,7 @@ import {
   receiveMessage,
   sealEnvelope,
 } from '../../src/protocol/e2e/index.js';
+import { e2eKeyMaterial, findKeyMaterial, spellings } from '../helpers/e2e-secrets.js';
 import * as hostile from '../helpers/recording-proxy.js';
 import {
   type PollBody,
@@ -165,5 +166,21 @@ describe('E2E v1 over the relay', () => {
       ),
     );
     expect(texts((await session.receive('0')).received)).toEqual(['here', 'wrong_key', 'tampered']);
+  });
+});
+
+describe('key material on the wire', () => {
+  it('is absent: S, K_root and every message key in any spelling', async () => {
+    const { proxy, key, session } = await setup();
+    await session.send('alice', { text: 'a' });
+    await session.send('alice', { text: 'b'.repeat(3000) });
+    await session.receive('0');
+    const envelopes = proxy.sentBodies().map(({ body }) => (body as { text: string }).text);
+    const material = e2eKeyMaterial(key, envelopes);
+    expect(material).toHaveLength(4);
+    expect(findKeyMaterial(proxy.transcript(), material)).toBeUndefined();
+    // The scan does find a key when it is there.
+    const leaked = `${proxy.transcript()} ${spellings(material[3] as Uint8Array)[2]?.toUpperCase()}`;
+    expect(findKeyMaterial(leaked, material)).toBeDefined();
   });
 });
