@@ -432,6 +432,7 @@ describe('link fragment', () => {
     expect(splitE2eLink('https://relay.example/p/X-Y#other=1')).toEqual({
       link: 'https://relay.example/p/X-Y',
     });
+    expect(splitE2eLink(`${link}).`).key?.secret()).toEqual(key.secret());
     expect(parseE2eFragment(link.split('#')[1]?.replace('=', '%3D') ?? '')?.secret()).toEqual(
       key.secret(),
     );

@@ -87,7 +87,8 @@ export function parseE2eFragment(fragment: string): E2eKey | undefined {
       'Update nexus-messaging-mcp, or ask the other side for a version 1 link.',
     );
   }
-  const encoded = value.slice(dot + 1);
+  // Prose around a pasted link ends it with a full stop or a bracket; base64url has neither.
+  const encoded = value.slice(dot + 1).replace(/[.,;:!?)\]}>'"]+$/, '');
   if (!/^[A-Za-z0-9_-]+$/.test(encoded) || encoded.length !== KEY_CHARS) {
     throw invalidLink(`expected ${KEY_CHARS} base64url characters`);
   }
