@@ -240,6 +240,30 @@ describe('envelopes', () => {
     );
   });
 
+  it('never throw and never open for random input, with or without a valid layout', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 700 }), (text) => {
+        expect(open(`nxe1.${text}`).ok).toBe(false);
+      }),
+    );
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 334, maxLength: 334 + 512 }),
+        fc.constantFrom(1, 2, 3),
+        (bytes, kind) => {
+          const raw = Buffer.from(bytes);
+          raw[0] = 1;
+          raw[1] = kind;
+          key.keyId().copy(raw, 2);
+          const result = open(`nxe1.${base32Encode(raw)}`);
+          expect(result.ok).toBe(false);
+          expect(['malformed', 'tampered']).toContain((result as { error: string }).error);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it('refuse a plaintext over 16 KiB and accept one at the limit, keeping the body under 32 KiB', () => {
     const overhead = JSON.stringify({ text: '' }).length;
     const atLimit = seal({ payload: { text: 'x'.repeat(MAX_E2E_PLAINTEXT_BYTES - overhead) } });
