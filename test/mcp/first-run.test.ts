@@ -64,6 +64,22 @@ describe('first run: texts that explain themselves', () => {
     expect(textOf(result)).toContain(expected);
   });
 
+  it('names the field, the rule and the value in refusals the core makes', async () => {
+    await alice.ok('create_session', { alias: 'checks', pair: false });
+    expect(await alice.fail('poll_messages', { session: 'checks', after: 'x' })).toContain(
+      'after must be a cursor, a whole number of at least 0 like 42 or "42" (got "x")',
+    );
+    expect(await alice.fail('poll_messages', { session: 'checks', after: 1.5 })).toContain(
+      '(got "1.5")',
+    );
+    expect(await alice.fail('create_session', { agent_id: 'bad id!' })).toContain(
+      'agent_id may hold only letters, digits, - and _, at most 128 characters (got "bad id!")',
+    );
+    expect(await alice.fail('set_session_alias', { session: 'checks', alias: '-dash' })).toContain(
+      'starting with a letter or digit (got "-dash")',
+    );
+  });
+
   it('takes `after` as a number or a string, and says whose the replayed messages are', async () => {
     await alice.ok('create_session', { alias: 'solo', pair: false });
     await alice.ok('send_message', { session: 'solo', text: 'a note to self' });
