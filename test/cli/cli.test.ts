@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -79,10 +79,22 @@ describe.skipIf(OLD_NODE === undefined)('on a Node older than 22', () => {
   });
 });
 
+describe('the entry file', () => {
+  it('loads nothing before it has checked the Node version', () => {
+    const entry = readFileSync(CLI, 'utf8');
+    // A static import would be evaluated before the check runs, on any Node.
+    expect(entry).not.toMatch(/^\s*import\s[^(]/m);
+    expect(entry.indexOf('process.versions.node')).toBeLessThan(
+      entry.indexOf("import('./main.js')"),
+    );
+  });
+});
+
 describe('the CLI', () => {
   it('answers help and help <command> on stdout with exit 0', async () => {
     const help = await cli(['help']);
     expect(help.code).toBe(0);
+    expect((await cli(['--help'])).stdout).toBe(help.stdout);
     for (const command of ['doctor', 'config', 'import-cli', 'set-url', 'relay', 'demo', 'help'])
       expect(help.stdout).toContain(`nexus-messaging-mcp ${command}`);
     const doctor = await cli(['help', 'doctor']);
