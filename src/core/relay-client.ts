@@ -573,11 +573,13 @@ export class RelayClient {
  */
 function withDetails(message: string, details: unknown[] | undefined, body: unknown): string {
   const parts = [message];
-  for (const detail of details ?? []) {
+  // A hostile relay could send any number of details of any length: three short ones say enough.
+  for (const detail of (details ?? []).slice(0, 3)) {
     if (typeof detail !== 'object' || detail === null) continue;
     const { path, message: rule } = detail as { path?: unknown; message?: unknown };
     const field = Array.isArray(path) ? path.join('.') : typeof path === 'string' ? path : '';
-    if (typeof rule === 'string' && !message.includes(rule)) parts.push(`${field}: ${rule}`);
+    if (typeof rule === 'string' && !message.includes(rule))
+      parts.push(`${field.slice(0, 40)}: ${rule.slice(0, 120)}`);
     if (field && typeof body === 'object' && body !== null && Object.hasOwn(body, field)) {
       const sent = JSON.stringify((body as Record<string, unknown>)[field]) ?? 'undefined';
       parts.push(`sent ${field}: ${sent.length > 60 ? `${sent.slice(0, 60)}…` : sent}`);
