@@ -7,7 +7,9 @@
 
 import { VERSION } from '../version.js';
 import { mapLimit } from './concurrency.js';
+import { type NetworkCause, toNexusError, UNREACHABLE_HINTS } from './errors.js';
 import type { LiveStatus, SessionManager } from './manager.js';
+import { NETWORK_CAUSES } from './relay-client.js';
 
 export interface DoctorReport {
   ok: boolean;
@@ -18,6 +20,9 @@ export interface DoctorReport {
   servers: {
     url: string;
     reachable: boolean;
+    /** Why it could not be reached: dns, refused, tls, timeout, unreachable, reset, other. */
+    cause?: NetworkCause;
+    error?: string;
     version?: string;
     messageFormat?: string[];
     longPoll?: boolean;
@@ -33,6 +38,8 @@ export interface DoctorReport {
     error?: string;
   }[];
   problems: string[];
+  /** What to try when a relay cannot be reached (present only then). */
+  hints?: string[];
 }
 
 const octal = (mode: number | undefined) =>
@@ -54,12 +61,22 @@ export async function runDoctor(manager: SessionManager): Promise<DoctorReport> 
   const entries = await manager.list();
   const servers = [...new Set([defaultServer, ...entries.map((entry) => entry.session.server)])];
   const serverReports = await mapLimit(servers, 8, async (url) => {
-    const { data } = await manager.client
-      .health(url, { timeoutMs: 3_000, attempts: 1 })
-      .catch(() => ({ data: undefined }));
-    if (!data) {
-      problems.push(`Relay ${url} is not reachable.`);
-      return { url, reachable: false };
+    let data: Awaited<ReturnType<typeof manager.client.health>>['data'];
+    try {
+      ({ data } = await manager.client.health(url, {
+        timeoutMs: Math.min(3_000, manager.client.timeoutMs),
+        attempts: 1,
+      }));
+    } catch (error) {
+      const nexus = toNexusError(error);
+      // Any answer, even an error page, proves the relay can be reached.
+      if (nexus.code !== 'network_error' && nexus.code !== 'timeout') {
+        problems.push(`Relay ${url} answered /health wrongly: ${nexus.message}`);
+        return { url, reachable: true, error: nexus.message };
+      }
+      const cause = nexus.network ?? 'timeout';
+      problems.push(`Relay ${url} is not reachable: ${NETWORK_CAUSES[cause]}.`);
+      return { url, reachable: false, cause, error: nexus.message };
     }
     return {
       url,
@@ -105,5 +122,6 @@ export async function runDoctor(manager: SessionManager): Promise<DoctorReport> 
     servers: serverReports,
     sessions,
     problems,
+    ...(serverReports.some((server) => !server.reachable) && { hints: [...UNREACHABLE_HINTS] }),
   };
 }

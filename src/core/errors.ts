@@ -5,6 +5,23 @@
  */
 import { isProtocolErrorCode, PROTOCOL_ERRORS, type ProtocolErrorCode } from '../protocol/index.js';
 
+/** Why a relay could not be reached, as far as the connection attempt tells. */
+export type NetworkCause =
+  | 'dns'
+  | 'refused'
+  | 'tls'
+  | 'timeout'
+  | 'unreachable'
+  | 'reset'
+  | 'other';
+
+/** The ways out of an unreachable relay, for the error hint and for `doctor`. */
+export const UNREACHABLE_HINTS = [
+  'Check the network and the relay URL (`nexus-messaging-mcp config` shows which one is used and why).',
+  'Use another relay: set NEXUS_URL or pass --url URL, or save one with `nexus-messaging-mcp set-url URL`.',
+  'Run a relay on this machine with `nexus-messaging-mcp relay` (then use http://127.0.0.1:8787).',
+] as const;
+
 const CLIENT_ERRORS = {
   non_json_response:
     'The server did not answer with JSON (a proxy or captive portal?): check the server URL.',
@@ -12,8 +29,7 @@ const CLIENT_ERRORS = {
     'The server answered with a body this client does not understand: check that the URL points at a NexusMessaging relay.',
   http_error:
     'The server answered with an error this client does not know: check the server URL, or try again later.',
-  network_error:
-    'The relay could not be reached: check the network and the server URL, then try again.',
+  network_error: `The relay could not be reached. Tell the user what happened and the ways out: ${UNREACHABLE_HINTS.join(' ')}`,
   timeout:
     'The relay did not answer in time: try again; if it persists, check the relay or raise NEXUS_HTTP_TIMEOUT_MS.',
   aborted: 'The operation was cancelled before it finished; nothing was committed.',
@@ -50,6 +66,8 @@ export interface NexusErrorInit {
   details?: unknown[];
   /** True when the request provably never reached the server (a connect failure). */
   notSent?: boolean;
+  /** For a relay that could not be reached: why, as far as the connection attempt tells. */
+  network?: NetworkCause;
 }
 
 export class NexusError extends Error {
@@ -62,6 +80,7 @@ export class NexusError extends Error {
   readonly retryAfterMs: number | undefined;
   readonly details: unknown[] | undefined;
   readonly notSent: boolean;
+  readonly network: NetworkCause | undefined;
 
   constructor(init: NexusErrorInit) {
     super(init.message);
@@ -73,6 +92,7 @@ export class NexusError extends Error {
     this.retryAfterMs = init.retryAfterMs;
     this.details = init.details;
     this.notSent = init.notSent ?? false;
+    this.network = init.network;
   }
 
   /** A plain object for JSON output: no stack, nothing that was not meant for the caller. */
@@ -100,6 +120,11 @@ export function clientError(
   extra?: Partial<NexusErrorInit>,
 ) {
   return new NexusError({ code, message, ...extra });
+}
+
+/** A caller's value quoted in an error message, cut short so nothing unbounded comes back. */
+export function quoted(value: string, max = 80): string {
+  return value.length > max ? `${JSON.stringify(value.slice(0, max))}…` : JSON.stringify(value);
 }
 
 export function isNexusError(error: unknown, code?: string): error is NexusError {

@@ -17,7 +17,7 @@ import {
 import { type Clock, systemClock } from './clock.js';
 import { mapLimit } from './concurrency.js';
 import { checkedUrl, generateAgentId, PUBLIC_RELAY_URL } from './config.js';
-import { clientError, isNexusError, NexusError } from './errors.js';
+import { clientError, isNexusError, NexusError, quoted } from './errors.js';
 import type { Logger } from './logger.js';
 import {
   GREETING_CURSOR,
@@ -927,7 +927,7 @@ export class SessionManager {
     if (!isAgentId(trimmed)) {
       throw clientError(
         'invalid_argument',
-        'An agent id holds only letters, digits, - and _ (at most 128 characters).',
+        `agent_id may hold only letters, digits, - and _, at most 128 characters (got ${quoted(trimmed)}).`,
       );
     }
     return trimmed;
@@ -948,10 +948,7 @@ export class SessionManager {
   private pairingArg(input: string) {
     const reference = parsePairingInput(input);
     if (!reference) {
-      throw clientError(
-        'invalid_pairing_input',
-        `Not a pairing code or link: ${JSON.stringify(input.slice(0, 80))}.`,
-      );
+      throw clientError('invalid_pairing_input', `Not a pairing code or link: ${quoted(input)}.`);
     }
     return reference;
   }
@@ -972,7 +969,7 @@ function replayAfter(after: string | undefined): string | undefined {
   if (!isCursor(trimmed)) {
     throw clientError(
       'invalid_argument',
-      '`after` is a cursor: a whole number as a string, like "0" or "42".',
+      `after must be a cursor, a whole number of at least 0 like 42 or "42" (got ${quoted(after)}).`,
     );
   }
   return trimmed === '0' ? undefined : trimmed;

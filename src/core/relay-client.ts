@@ -26,7 +26,7 @@ import {
 } from '../protocol/index.js';
 import { VERSION } from '../version.js';
 import { type Clock, delay, type Sleep, systemClock } from './clock.js';
-import { NexusError } from './errors.js';
+import { hintFor, type NetworkCause, NexusError } from './errors.js';
 
 export const DEFAULT_HTTP_TIMEOUT_MS = 10_000;
 const HEALTH_TTL_MS = 5 * 60_000;
@@ -521,7 +521,10 @@ export class RelayClient {
     const errorBody = isJson ? ErrorBody.safeParse(json) : undefined;
     if (errorBody?.success) {
       const code = errorBody.data.error;
-      const message = scrubText(errorBody.data.message ?? code, spec.scrub);
+      const message = scrubText(
+        withDetails(errorBody.data.message ?? code, errorBody.data.details, spec.body),
+        spec.scrub,
+      );
       throw new NexusError({
         code:
           isProtocolErrorCode(code) || /^[a-z][a-z0-9_]{0,63}$/.test(code) ? code : 'http_error',
@@ -562,6 +565,27 @@ export class RelayClient {
     }
     return pool;
   }
+}
+
+/**
+ * A refusal's details folded into its message, with the value we sent for each field named, so
+ * the reader sees the field, the rule and the value in one line.
+ */
+function withDetails(message: string, details: unknown[] | undefined, body: unknown): string {
+  const parts = [message];
+  // A hostile relay could send any number of details of any length: three short ones say enough.
+  for (const detail of (details ?? []).slice(0, 3)) {
+    if (typeof detail !== 'object' || detail === null) continue;
+    const { path, message: rule } = detail as { path?: unknown; message?: unknown };
+    const field = Array.isArray(path) ? path.join('.') : typeof path === 'string' ? path : '';
+    if (typeof rule === 'string' && !message.includes(rule))
+      parts.push(`${field.slice(0, 40)}: ${rule.slice(0, 120)}`);
+    if (field && typeof body === 'object' && body !== null && Object.hasOwn(body, field)) {
+      const sent = JSON.stringify((body as Record<string, unknown>)[field]) ?? 'undefined';
+      parts.push(`sent ${field}: ${sent.length > 60 ? `${sent.slice(0, 60)}…` : sent}`);
+    }
+  }
+  return parts.join('; ');
 }
 
 function enc(segment: string): string {
@@ -624,21 +648,48 @@ function transportError(error: unknown, context: TransportContext): NexusError {
     });
   }
   const notSent = code !== undefined && NEVER_SENT.has(code);
+  const network = networkCause(code);
   if (code === 'UND_ERR_CONNECT_TIMEOUT') {
     return new NexusError({
       code: 'timeout',
-      message: `Connecting to ${context.server} timed out.`,
+      message: `Connecting to ${context.server} timed out: the host did not answer (a firewall, or a wrong address?).`,
+      hint: hintFor('network_error'),
       retryable: true,
       notSent: true,
+      network,
     });
   }
   const reason = code ?? (error instanceof Error ? error.message : 'unknown error');
   return new NexusError({
     code: 'network_error',
-    message: `${context.what} could not reach ${context.server} (${reason}).`,
+    message: `${context.what} could not reach ${context.server}: ${NETWORK_CAUSES[network]} (${reason}).`,
     retryable: true,
     notSent,
+    network,
   });
+}
+
+/** What each cause means, in the words of someone looking at their setup. */
+export const NETWORK_CAUSES: Record<NetworkCause, string> = {
+  dns: 'the host name does not resolve (DNS)',
+  refused: 'the connection was refused, nothing listens at that address and port',
+  tls: 'the TLS handshake failed (a certificate problem, or https:// to a plain http port)',
+  timeout: 'connecting timed out',
+  unreachable: 'there is no route to the host',
+  reset: 'the connection was closed before the relay answered',
+  other: 'the connection failed',
+};
+
+/** Sorts a connection failure's code into the causes a human can act on. */
+export function networkCause(code: string | undefined): NetworkCause {
+  if (code === undefined) return 'other';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_FAIL') return 'dns';
+  if (code === 'ECONNREFUSED') return 'refused';
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT') return 'timeout';
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return 'unreachable';
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET') return 'reset';
+  if (/CERT|TLS|SSL|EPROTO|SIGNATURE/.test(code)) return 'tls';
+  return 'other';
 }
 
 function errorCode(error: unknown): string | undefined {

@@ -1,5 +1,5 @@
 /** How sessions are named and found: short ids, aliases, references, and the local view. */
-import { clientError } from './errors.js';
+import { clientError, quoted } from './errors.js';
 import type { StoredSession } from './store.js';
 
 export const SHORT_ID_LENGTH = 12;
@@ -23,7 +23,7 @@ export function validateAlias(alias: string): string {
   if (!ALIAS_PATTERN.test(trimmed)) {
     throw clientError(
       'invalid_argument',
-      'An alias is 1-64 characters: letters, digits, ".", "_" and "-", starting with a letter or digit.',
+      `alias must be 1-64 characters: letters, digits, ".", "_" and "-", starting with a letter or digit (got ${quoted(alias)}).`,
     );
   }
   if (HEX_LIKE.test(trimmed)) {

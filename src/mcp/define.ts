@@ -96,7 +96,10 @@ export function defineTool<I extends ZodRawShapeCompat, O extends ZodRawShapeCom
         return await handler(args, extra);
       } catch (error) {
         const nexus = toNexusError(error);
-        if (NOTABLE.has(nexus.code)) logger.warn(`${name} failed: ${nexus.code}: ${nexus.message}`);
+        const request = nexus.requestId === undefined ? undefined : { requestId: nexus.requestId };
+        if (NOTABLE.has(nexus.code))
+          logger.warn(`${name} failed: ${nexus.code}: ${nexus.message}`, request);
+        else if (request) logger.debug(`${name} failed: ${nexus.code}`, request);
         return errorResult(nexus);
       }
     }) as Parameters<typeof server.registerTool<O, I>>[2],

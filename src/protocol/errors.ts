@@ -9,7 +9,7 @@ export const PROTOCOL_ERRORS = {
   },
   invalid_request: {
     status: 400,
-    hint: 'A field failed validation; fix the fields listed in details and send again.',
+    hint: 'A field failed validation (named above, with its rule and the value sent): fix it and send again.',
   },
   missing_agent_id: {
     status: 400,

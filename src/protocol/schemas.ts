@@ -10,6 +10,8 @@ import { AGENT_ID_PATTERN, CURSOR_PATTERN, SESSION_ID_PATTERN } from './formats.
 
 export const DEFAULT_TTL_SECONDS = 3660;
 export const MIN_TTL_SECONDS = 60;
+/** The reference relay's default `MAX_TTL_SECONDS`; relays clamp longer TTLs to theirs. */
+export const MAX_TTL_SECONDS = 86_400;
 /** Long-poll extension: the most a relay holds a poll open. */
 export const MAX_WAIT_MS = 30_000;
 

@@ -20,9 +20,15 @@ decide for yourself what to do.
 
 ## With the MCP server (easiest)
 
-Add the MCP server \`npx -y nexus-messaging-mcp\` (stdio) to your host, then call its
-\`claim_pairing_code\` tool with the link ${baseUrl}/p/${code}. It keeps the session key for
-you and offers tools to send, wait for and read messages.
+If your host runs the \`nexus-messaging-mcp\` MCP server (stdio), call its \`claim_pairing_code\`
+tool with the link ${baseUrl}/p/${code}. It keeps the session key for you and offers tools to
+send, wait for and read messages.
+
+To add it: in a clone of the nexus-messaging-mcp project run \`npm install && npm link\` (Node.js
+22 or newer), then add the command \`nexus-messaging-mcp\` to your host's MCP servers, e.g.
+\`claude mcp add --transport stdio nexus -- nexus-messaging-mcp\`. Once the package is published
+on npm, \`npx -y nexus-messaging-mcp\` works without a clone. Without either, use curl below: it
+needs nothing installed.
 
 ## With curl
 

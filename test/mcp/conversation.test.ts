@@ -335,16 +335,16 @@ describe('MCP server: a conversation between two agents', async () => {
     expect(byPrefix.session.alias).toBe('with-alice');
     expect(byPrefix).toMatchObject({ joined: true, joined_as: 'bob' });
     const renamed = await bob.ok<{
-      alias: string | null;
-      previous: string | null;
+      alias?: string;
+      previous?: string;
       session: SessionRef;
     }>('set_session_alias', { session: bobView.short_id, alias: 'planning' });
     expect(renamed).toMatchObject({ alias: 'planning', previous: 'with-alice' });
-    const cleared = await bob.ok<{ alias: string | null; session: SessionRef }>(
-      'set_session_alias',
-      { session: 'planning', alias: '' },
-    );
-    expect(cleared.alias).toBeNull();
+    const cleared = await bob.ok<{ alias?: string; session: SessionRef }>('set_session_alias', {
+      session: 'planning',
+      alias: '',
+    });
+    expect(cleared.alias).toBeUndefined();
     expect(cleared.session.session).toBe(bobView.short_id);
     await bob.ok('set_session_alias', { session: bobView.short_id, alias: 'with-alice' });
     const list = await bob.ok<{

@@ -2,16 +2,23 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { Core } from '../../core/index.js';
+import { MAX_TTL_SECONDS, MIN_TTL_SECONDS } from '../../protocol/index.js';
 import { ANNOTATIONS, defineTool } from '../define.js';
 import { ok, SessionRefOut, sessionRef } from '../render.js';
+import { boundedInt, refusalText } from '../schema-parts.js';
 import { JoinedOut, joinedResult, PairingOut, pairingOut, sessionArg } from './shared.js';
 
+/**
+ * The protocol's bounds (minimum 60, relay maximum 86400 by default) are what models are told;
+ * smaller values still go to the relay, whose refusal names the field, so it is the one judge.
+ */
 const ttlArg = z
   .number()
-  .int()
-  .positive()
+  .int(refusalText('ttl_seconds', 'must be a whole number of seconds'))
+  .min(1, refusalText('ttl_seconds', `must be at least ${MIN_TTL_SECONDS}`))
+  .meta({ minimum: MIN_TTL_SECONDS, maximum: MAX_TTL_SECONDS })
   .describe(
-    'Session lifetime in seconds, reset by every send and poll (relay minimum 60, default 3660)',
+    `Session lifetime in seconds, reset by every send and poll (${MIN_TTL_SECONDS} to ${MAX_TTL_SECONDS}, default 3660; relays clamp values above their maximum)`,
   );
 
 export function registerSessionTools(server: McpServer, core: Core): void {
@@ -27,11 +34,7 @@ export function registerSessionTools(server: McpServer, core: Core): void {
         'Create a new conversation session on the relay and join it as its creator. By default also returns a pairing code and a link: give the link to the user so they can hand it to the other agent. Then call wait_for_messages.',
       inputSchema: {
         ttl_seconds: ttlArg.optional(),
-        max_agents: z
-          .number()
-          .int()
-          .min(2)
-          .max(50)
+        max_agents: boundedInt('max_agents', 2, 50)
           .optional()
           .describe('Most agents allowed in the session (relay default 50)'),
         greeting: z
@@ -274,7 +277,7 @@ export function registerSessionTools(server: McpServer, core: Core): void {
       }));
       const next = sessions.length
         ? "Use a session's name (alias or short id) in other tools; wait_for_messages without a session waits on all of them."
-        : 'No sessions yet: create_session starts one, claim_pairing_code joins one.';
+        : 'No local sessions: create_session starts one, claim_pairing_code joins one.';
       const text = sessions.length
         ? sessions
             .map(
@@ -302,19 +305,26 @@ export function registerSessionTools(server: McpServer, core: Core): void {
       },
       outputSchema: {
         session: SessionRefOut,
-        alias: z.string().nullable(),
-        previous: z.string().nullable(),
+        alias: z.string().optional().describe('The alias now; absent when it was cleared'),
+        previous: z.string().optional().describe('The alias before; absent when there was none'),
       },
       annotations: ANNOTATIONS.local,
     },
     async (args) => {
-      const previous = manager.resolve(args.session).alias ?? null;
+      const previous = manager.resolve(args.session).alias;
       const updated = manager.setAlias(args.session, args.alias);
-      const alias = updated.alias ?? null;
+      const alias = updated.alias;
       const text = alias
         ? `Session ${updated.shortId} is now called "${alias}"${previous && previous !== alias ? ` (was "${previous}")` : ''}.`
         : `Session ${updated.shortId} has no alias now${previous ? ` (was "${previous}")` : ''}.`;
-      return ok({ session: sessionRef(updated), alias, previous }, text);
+      return ok(
+        {
+          session: sessionRef(updated),
+          ...(alias !== undefined && { alias }),
+          ...(previous !== undefined && { previous }),
+        },
+        text,
+      );
     },
   );
 }
