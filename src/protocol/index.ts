@@ -1,3 +1,4 @@
 export * from './errors.js';
 export * from './formats.js';
 export * from './schemas.js';
+export * from './untrusted-text.js';
