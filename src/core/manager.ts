@@ -6,11 +6,12 @@
 import { EventEmitter } from 'node:events';
 import {
   compareCursors,
+  cutReference,
   isAgentId,
   isCursor,
   type Member,
   type Message,
-  parsePairingInput,
+  readPairingInput,
   SESSION_ID_PATTERN,
   type SendRequest,
 } from '../protocol/index.js';
@@ -946,14 +947,14 @@ export class SessionManager {
   }
 
   private pairingArg(input: string) {
-    const reference = parsePairingInput(input);
-    if (!reference) {
+    const reading = readPairingInput(input);
+    if (!reading.ok) {
       throw clientError(
         'invalid_pairing_input',
-        `Not a pairing code or link: ${JSON.stringify(input.slice(0, 80))}.`,
+        `Not a pairing code or link (${reading.problem}): ${cutReference(input)}.`,
       );
     }
-    return reference;
+    return reading.reference;
   }
 
   private isoNow(): string {

@@ -18,7 +18,13 @@ type Container = Record<string, unknown> | unknown[];
 function define(target: Container, key: string | number, value: unknown): void {
   if (Array.isArray(target)) target[key as number] = value;
   // defineProperty, not assignment: `__proto__` must become an own key, never a prototype.
-  else Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else
+    Object.defineProperty(target, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
 }
 
 /**
@@ -44,7 +50,12 @@ export function guardJson(input: unknown): GuardedJson {
   if (!root) return { ok: false, reason: 'not_json' };
   if ('leaf' in root) return { ok: true, value: root.leaf };
   const stack: { source: object; target: Container; keys: string[]; next: number }[] = [
-    { source: input as object, target: root.container, keys: Object.keys(input as object), next: 0 },
+    {
+      source: input as object,
+      target: root.container,
+      keys: Object.keys(input as object),
+      next: 0,
+    },
   ];
   while (stack.length > 0) {
     const frame = stack[stack.length - 1] as (typeof stack)[number];

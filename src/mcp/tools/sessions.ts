@@ -2,8 +2,9 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { Core } from '../../core/index.js';
+import { cut, oneLine } from '../../protocol/index.js';
 import { ANNOTATIONS, defineTool } from '../define.js';
-import { ok, SessionRefOut, sessionRef } from '../render.js';
+import { errorLine, ok, SessionRefOut, sessionRef, showAgent } from '../render.js';
 import { JoinedOut, joinedResult, PairingOut, pairingOut, sessionArg } from './shared.js';
 
 const ttlArg = z
@@ -167,7 +168,7 @@ export function registerSessionTools(server: McpServer, core: Core): void {
       const status = await manager.status(args.session, extra.signal);
       const structured = {
         session: sessionRef(status.session),
-        state: status.state,
+        state: cut(oneLine(status.state), 40),
         members: status.members,
         joined: status.joined,
         joined_as: status.session.agentId,
@@ -177,8 +178,8 @@ export function registerSessionTools(server: McpServer, core: Core): void {
         ...(status.expiresAt !== undefined && { expires_at: status.expiresAt }),
       };
       const text = [
-        `Session "${status.session.label}" is ${status.state}${status.expiresAt ? ` until ${status.expiresAt}` : ''} (ttl ${status.ttl}s, sliding).`,
-        `Members (${status.members.length}/${status.maxAgents}): ${status.members.join(', ') || 'none'}.`,
+        `Session "${status.session.label}" is ${cut(oneLine(status.state), 40)}${status.expiresAt ? ` until ${status.expiresAt}` : ''} (ttl ${status.ttl}s, sliding).`,
+        `Members (${status.members.length}/${status.maxAgents}): ${status.members.map(showAgent).join(', ') || 'none'}.`,
         status.joined
           ? `You are a member as ${status.session.agentId}.`
           : `You (${status.session.agentId}) are no longer a member: join or claim again.`,
@@ -270,7 +271,7 @@ export function registerSessionTools(server: McpServer, core: Core): void {
         ...(entry.member !== undefined && { member: entry.member }),
         ...(entry.members !== undefined && { members: entry.members }),
         ...(entry.expiresAt !== undefined && { expires_at: entry.expiresAt }),
-        ...(entry.error !== undefined && { error: entry.error }),
+        ...(entry.error !== undefined && { error: errorLine(entry.error) }),
       }));
       const next = sessions.length
         ? "Use a session's name (alias or short id) in other tools; wait_for_messages without a session waits on all of them."
@@ -279,7 +280,7 @@ export function registerSessionTools(server: McpServer, core: Core): void {
         ? sessions
             .map(
               (s) =>
-                `- ${s.session}${s.alias ? ` (${s.short_id})` : ''}: ${s.live === 'not_found' ? 'expired' : s.live}${s.member === false ? ', no longer a member' : ''}; ${s.role} as ${s.agent_id} on ${s.server}; cursor ${s.cursor}${s.members ? `; members ${s.members.join(', ')}` : ''}`,
+                `- ${s.session}${s.alias ? ` (${s.short_id})` : ''}: ${s.live === 'not_found' ? 'expired' : s.live}${s.member === false ? ', no longer a member' : ''}; ${s.role} as ${s.agent_id} on ${s.server}; cursor ${s.cursor}${s.members ? `; members ${s.members.map(showAgent).join(', ')}` : ''}`,
             )
             .join('\n')
         : 'No sessions.';
