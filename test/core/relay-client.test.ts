@@ -204,11 +204,12 @@ describe('relay client against faulty servers', () => {
     });
   });
 
-  it('rejects an unexpected success body as unexpected_response', async () => {
+  it('rejects a success body outside the contract as protocol_error naming the field', async () => {
     const server = await startFaultyServer((_req, res) => json(res, 200, { hello: 'world' }));
     cleanup(() => server.close());
     const error = await failure(client().status(server.url, SESSION));
-    expect(error.code).toBe('unexpected_response');
+    expect(error.code).toBe('protocol_error');
+    expect(error.message).toContain('sessionId');
   });
 
   it('stops at once when the caller aborts', async () => {
