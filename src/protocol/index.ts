@@ -1,4 +1,5 @@
 export * from './errors.js';
 export * from './formats.js';
+export * from './guarded-json.js';
 export * from './schemas.js';
 export * from './untrusted-text.js';

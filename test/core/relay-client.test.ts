@@ -1,21 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { NexusError, RelayClient } from '../../src/core/index.js';
+import { RelayClient } from '../../src/core/index.js';
 import { cleanup } from '../helpers/cleanup.js';
+import { failure } from '../helpers/core.js';
 import { closedPort, json, startFaultyServer } from '../helpers/faulty-server.js';
 import { useRelay } from '../helpers/relay.js';
 
 const SESSION = 'a'.repeat(48);
 const KEY = 'k'.repeat(64);
-
-async function failure(promise: Promise<unknown>): Promise<NexusError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(NexusError);
-    return error as NexusError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 function client(options: ConstructorParameters<typeof RelayClient>[0] = {}) {
   const c = new RelayClient({
