@@ -951,7 +951,7 @@ export class SessionManager {
     if (!reading.ok) {
       throw clientError(
         'invalid_pairing_input',
-        `Not a pairing code or link (${reading.problem}): ${cutReference(input)}.`,
+        `Not a pairing code or link (${reading.problem}): ${cutReference(reading.shown)}.`,
       );
     }
     return reading.reference;

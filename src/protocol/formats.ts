@@ -56,15 +56,18 @@ export interface PairingReference {
 
 export type PairingInputReading =
   | { ok: true; reference: PairingReference }
-  | { ok: false; problem: string };
+  /** `shown`: the input without any credentials in it, for an error to echo (cut it). */
+  | { ok: false; problem: string; shown: string };
 
 /**
  * Reads what a human pasted: a bare code in any case (`pearl-focal-s5sjv`), a link
  * `<base>/p/<CODE>`, or `<base>/v1/pair/<CODE>/skill`. Never throws: anything else answers
- * what is wrong with it, in words that do not echo the input.
+ * what is wrong with it, and the input as it may be shown.
  */
 export function readPairingInput(input: string): PairingInputReading {
-  const fail = (problem: string) => ({ ok: false as const, problem });
+  // The input as an error may echo it: credentials never.
+  const shown = input.replace(/\/\/[^/?#]*@/, '//…@');
+  const fail = (problem: string) => ({ ok: false as const, problem, shown });
   const trimmed = input.trim().replace(/^<|>$/g, '');
   if (trimmed === '') return fail('the input is empty');
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed) && !/^https?:\/\//i.test(trimmed))
