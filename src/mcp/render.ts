@@ -87,6 +87,19 @@ export function showAgent(agentId: string): string {
   return SENDER_PLACEHOLDERS.has(agentId) ? agentId : showId(agentId);
 }
 
+export const MAX_LISTED_MEMBERS = 100;
+
+/** Agent ids a relay listed, as a result shows them: each shown safely, at most 100. */
+export function memberIds(ids: readonly string[]): string[] {
+  return ids.slice(0, MAX_LISTED_MEMBERS).map(showAgent);
+}
+
+/** The same list for a line of text, saying how many more there were. */
+export function membersText(ids: readonly string[]): string {
+  const more = ids.length - MAX_LISTED_MEMBERS;
+  return `${memberIds(ids).join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
+}
+
 function cutNoted(text: string, max: number): string {
   return text.length <= max
     ? text

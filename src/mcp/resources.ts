@@ -21,10 +21,10 @@ import {
 import { cut, escapeUnsafe, oneLine } from '../protocol/index.js';
 import {
   errorLine,
+  membersText,
   messageOut,
   RESULT_CHARS,
   renderMessages,
-  showAgent,
   UNTRUSTED_NOTICE,
 } from './render.js';
 
@@ -155,7 +155,7 @@ function sessionIdOf(core: Core, uri: string): string {
 function describe(session: SessionInfo): string {
   const seen = session.lastSeen;
   const members = seen?.members?.length
-    ? `members ${seen.members.map(showAgent).join(', ')}`
+    ? `members ${membersText(seen.members)}`
     : 'members unknown';
   const expiry = seen?.expiresAt ? `, expires ${seen.expiresAt}` : '';
   return `${session.role === 'creator' ? 'Created' : 'Joined'} as ${session.agentId} on ${session.server}; ${members}${expiry} (as last seen${seen ? ` ${seen.checkedAt}` : ''}).`;
@@ -174,7 +174,7 @@ async function transcript(core: Core, session: SessionInfo): Promise<string> {
       `- State: ${cut(oneLine(status.state), 40)}${status.expiresAt ? ` until ${status.expiresAt}` : ''} (ttl ${status.ttl}s, sliding)`,
     );
     lines.push(
-      `- Members (${status.members.length}/${status.maxAgents}): ${status.members.map(showAgent).join(', ') || 'none'}`,
+      `- Members (${status.members.length}/${status.maxAgents}): ${membersText(status.members) || 'none'}`,
     );
     if (!status.joined) lines.push(`- You are no longer a member of this session.`);
   } catch (error) {

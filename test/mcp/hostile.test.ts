@@ -204,6 +204,28 @@ describe('MCP server against hostile peers', () => {
     expectNoForgedLines(harness);
   });
 
+  it('keeps every result within the transcript budget, whatever size a relay sends', async () => {
+    const relay = await startHostileRelay();
+    relay.agents = Array.from({ length: 3_000 }, (_, index) => `m${index}-${'x'.repeat(1_000)}`);
+    relay.addMessage({ text: `${'\u202E'.repeat(1_000_000)}${'y'.repeat(3_000_000)}` });
+    relay.addMessage({ text: 'small' });
+    const { harness } = await claimed(relay);
+    const session = relay.sessionId.slice(0, 12);
+    for (const [tool, args] of [
+      ['poll_messages', { session, include_members: true }],
+      ['poll_messages', { session, after: '0' }],
+      ['get_session_status', { session }],
+      ['list_sessions', {}],
+    ] as const) {
+      const result = await harness.call(tool, args);
+      expect(result.isError, textOf(result)).toBeFalsy();
+      expect(JSON.stringify(result).length, tool).toBeLessThan(100_000);
+    }
+    const transcript = await harness.read(`nexus://sessions/${session}`);
+    expect(transcript.length).toBeLessThanOrEqual(100_000);
+    expectNoForgedLines(harness);
+  });
+
   it('delivers a 4,000-level JSON message the same way from poll, wait and resource, and moves on', async () => {
     const relay = await startHostileRelay();
     relay.addMessage({ text: 'before' });

@@ -8,16 +8,19 @@ import {
   type PollResult,
   type SessionInfo,
 } from '../../core/index.js';
+import { cut, oneLine } from '../../protocol/index.js';
 import { ANNOTATIONS, defineTool, type ToolExtra } from '../define.js';
 import {
   ErrorOut,
   errorOut,
+  MAX_LISTED_MEMBERS,
   MessageOut,
   messageOut,
   ok,
   renderMessages,
   SessionRefOut,
   sessionRef,
+  showAgent,
   UNTRUSTED_NOTICE,
 } from '../render.js';
 import { sessionArg } from './shared.js';
@@ -54,8 +57,8 @@ function sessionCursors(results: readonly PollResult[]) {
     cursor: result.cursor,
     has_more: result.hasMore,
     ...(result.members && {
-      members: result.members.map((member) => ({
-        agent_id: member.agentId,
+      members: result.members.slice(0, MAX_LISTED_MEMBERS).map((member) => ({
+        agent_id: showAgent(member.agentId),
         ...(member.lastSeenAt !== undefined && { last_seen_at: member.lastSeenAt }),
       })),
     }),
@@ -115,7 +118,7 @@ export function registerMessageTools(
       return ok(
         {
           session: sessionRef(sent.session),
-          id: sent.id,
+          id: cut(oneLine(sent.id), 128),
           cursor: sent.cursor,
           verified: sent.verified,
           redacted: sent.redacted,

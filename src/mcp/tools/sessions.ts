@@ -4,7 +4,15 @@ import { z } from 'zod';
 import type { Core } from '../../core/index.js';
 import { cut, oneLine } from '../../protocol/index.js';
 import { ANNOTATIONS, defineTool } from '../define.js';
-import { errorLine, ok, SessionRefOut, sessionRef, showAgent } from '../render.js';
+import {
+  errorLine,
+  memberIds,
+  membersText,
+  ok,
+  SessionRefOut,
+  sessionRef,
+  showAgent,
+} from '../render.js';
 import { JoinedOut, joinedResult, PairingOut, pairingOut, sessionArg } from './shared.js';
 
 const ttlArg = z
@@ -169,17 +177,17 @@ export function registerSessionTools(server: McpServer, core: Core): void {
       const structured = {
         session: sessionRef(status.session),
         state: cut(oneLine(status.state), 40),
-        members: status.members,
+        members: memberIds(status.members),
         joined: status.joined,
         joined_as: status.session.agentId,
-        ...(status.creatorAgentId !== undefined && { creator: status.creatorAgentId }),
+        ...(status.creatorAgentId !== undefined && { creator: showAgent(status.creatorAgentId) }),
         ttl_seconds: status.ttl,
         max_agents: status.maxAgents,
         ...(status.expiresAt !== undefined && { expires_at: status.expiresAt }),
       };
       const text = [
         `Session "${status.session.label}" is ${cut(oneLine(status.state), 40)}${status.expiresAt ? ` until ${status.expiresAt}` : ''} (ttl ${status.ttl}s, sliding).`,
-        `Members (${status.members.length}/${status.maxAgents}): ${status.members.map(showAgent).join(', ') || 'none'}.`,
+        `Members (${status.members.length}/${status.maxAgents}): ${membersText(status.members) || 'none'}.`,
         status.joined
           ? `You are a member as ${status.session.agentId}.`
           : `You (${status.session.agentId}) are no longer a member: join or claim again.`,
@@ -269,7 +277,7 @@ export function registerSessionTools(server: McpServer, core: Core): void {
         cursor: entry.session.cursor,
         live: entry.live,
         ...(entry.member !== undefined && { member: entry.member }),
-        ...(entry.members !== undefined && { members: entry.members }),
+        ...(entry.members !== undefined && { members: memberIds(entry.members) }),
         ...(entry.expiresAt !== undefined && { expires_at: entry.expiresAt }),
         ...(entry.error !== undefined && { error: errorLine(entry.error) }),
       }));

@@ -6,6 +6,8 @@ import {
   GREETING_NOTICE,
   GreetingOut,
   MESSAGE_CHARS,
+  memberIds,
+  membersText,
   ok,
   SessionRefOut,
   sessionRef,
@@ -76,14 +78,14 @@ export function joinedResult(
     session: sessionRef(joined.session),
     already_joined: joined.alreadyJoined,
     ...(greeting && { greeting, notice: GREETING_NOTICE }),
-    ...(joined.members && { members: joined.members }),
+    ...(joined.members && { members: memberIds(joined.members) }),
     ...(joined.replaced !== undefined && { replaced: joined.replaced }),
     ...extraStructured,
     next,
   };
   const lines = [
     `${verb} session "${label}" on ${joined.session.server} as ${joined.session.agentId}.`,
-    ...(joined.members ? [`Members: ${joined.members.map(showAgent).join(', ')}.`] : []),
+    ...(joined.members ? [`Members: ${membersText(joined.members)}.`] : []),
     ...(joined.replaced !== undefined
       ? [
           `This install was in the session as ${joined.replaced}; it now speaks there as ${joined.session.agentId}.`,
