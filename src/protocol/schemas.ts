@@ -70,7 +70,10 @@ export const ErrorBody = z.object({
 });
 export type ErrorBody = z.infer<typeof ErrorBody>;
 
-export const SessionState = z.string();
+/** A short word a relay writes and a human or model may read (a state, a version): one line. */
+export const RelayWord = z.string().transform((value) => cut(oneLine(value), 64));
+
+export const SessionState = RelayWord;
 
 export const CreateSessionResponse = z.object({
   sessionId: SessionId,
@@ -239,11 +242,11 @@ export type StatsResponse = z.infer<typeof StatsResponse>;
 /** Missing or unreadable capabilities mean a text-only relay without long-poll. */
 export const HealthResponse = z.object({
   status: z.string().optional(),
-  version: z.string().optional(),
+  version: RelayWord.optional(),
   uptime: z.number().optional(),
   capabilities: z
     .object({
-      messageFormat: z.array(z.string()).catch(['text']).default(['text']),
+      messageFormat: z.array(RelayWord).catch(['text']).default(['text']),
       longPoll: z.boolean().catch(false).default(false),
     })
     .catch({ messageFormat: ['text'], longPoll: false })

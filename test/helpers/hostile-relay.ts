@@ -30,9 +30,9 @@ export interface HostileRelay {
 
 const MB = 1024 * 1024;
 
-/** A session id straddles character 160 of this page's text, the old excerpt cut. */
+/** A session id straddles character 160 of this page's text (the old excerpt cut): 46 of its 48 characters lie before it. */
 export function proxyPage(sessionId: string, sessionKey: string): string {
-  const lead = 'Bad Gateway. The upstream relay did not answer. '.padEnd(140, '.');
+  const lead = 'Bad Gateway. The upstream relay did not answer. '.padEnd(92, '.');
   return `<!doctype html><html><head><title>502</title><style>body{color:red}</style></head><body><h1>${lead}</h1><p>GET /v1/sessions/${sessionId}/messages failed (key ${sessionKey})</p></body></html>`;
 }
 
