@@ -126,6 +126,34 @@ export function messageOut(message: MessageView): MessageOut {
   };
 }
 
+/** What the messages of one result may take, escapes included: text and structured stay in budget. */
+export const MESSAGES_CHARS = 40_000;
+
+/**
+ * Messages as one result carries them: once escaping has grown them past MESSAGES_CHARS, later
+ * texts are cut (with a note) rather than dropped, so no message the read position passed is
+ * missing from the result.
+ */
+export function fitMessages(messages: readonly MessageOut[]): MessageOut[] {
+  let remaining = MESSAGES_CHARS;
+  return messages.map((message) => {
+    const json = message.json === undefined ? 0 : JSON.stringify(message.json).length;
+    if (message.text.length + json <= remaining) {
+      remaining -= message.text.length + json;
+      return message;
+    }
+    const text = cutNoted(message.text, Math.max(remaining, 100));
+    remaining = Math.max(0, remaining - text.length);
+    const fitted: MessageOut = {
+      ...message,
+      text: json ? `${text}\n[json payload not shown: the result is full]` : text,
+      malformed: true,
+    };
+    delete fitted.json;
+    return fitted;
+  });
+}
+
 /** One line per message: `[session] from ✓ #cursor: text`; JSON payloads inline, compact. */
 export function renderMessages(messages: readonly MessageOut[]): string {
   return messages

@@ -3,8 +3,10 @@ import { NexusError } from '../../src/core/index.js';
 import {
   cleanJson,
   errorResult,
+  fitMessages,
   MAX_LISTED_MEMBERS,
   MESSAGE_CHARS,
+  MESSAGES_CHARS,
   membersText,
   messageOut,
   ok,
@@ -59,6 +61,16 @@ describe('rendering untrusted content', () => {
     const [first] = cleaned.list;
     expect(Object.keys(first ?? {})).toEqual(['__proto__', 'k\n']);
     expect(JSON.stringify(cleaned)).toBe('{"list":[{"__proto__":{"x":"\\\\u202E"},"k\\n":"v"}]}');
+  });
+
+  it('cuts later messages once escaping has filled the result, never dropping one', () => {
+    const bidi = messageOut({ ...view, text: '\u202e'.repeat(5_000) });
+    const fitted = fitMessages(Array.from({ length: 20 }, () => bidi));
+    expect(fitted).toHaveLength(20);
+    const total = fitted.reduce((sum, message) => sum + message.text.length, 0);
+    expect(total).toBeLessThan(MESSAGES_CHARS + 20 * 200);
+    expect(fitted[0]).toBe(bidi);
+    expect(fitted[19]?.malformed).toBe(true);
   });
 
   it('bounds any result text and error, and lists at most 100 members', () => {

@@ -13,6 +13,7 @@ import { ANNOTATIONS, defineTool, type ToolExtra } from '../define.js';
 import {
   ErrorOut,
   errorOut,
+  fitMessages,
   MAX_LISTED_MEMBERS,
   MessageOut,
   messageOut,
@@ -299,7 +300,7 @@ interface MessagesResultInput {
 }
 
 function messagesResult(input: MessagesResultInput) {
-  const messages = input.results.flatMap((result) => result.messages.map(messageOut));
+  const messages = fitMessages(input.results.flatMap((result) => result.messages.map(messageOut)));
   const hasMore = input.results.some((result) => result.hasMore);
   const errors = input.errors.map(({ session, error }) => errorOut(session, error));
   const isWait = input.timedOut !== undefined;
