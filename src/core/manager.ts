@@ -9,10 +9,10 @@ import {
   cutReference,
   isAgentId,
   isCursor,
+  isSessionId,
   type Member,
   type Message,
   readPairingInput,
-  SESSION_ID_PATTERN,
   type SendRequest,
 } from '../protocol/index.js';
 import { type Clock, systemClock } from './clock.js';
@@ -302,7 +302,7 @@ export class SessionManager {
     signal?: AbortSignal;
   }): Promise<JoinResult> {
     const sessionId = options.sessionId.trim();
-    if (!SESSION_ID_PATTERN.test(sessionId)) {
+    if (!isSessionId(sessionId)) {
       throw clientError(
         'invalid_argument',
         'That is not a full session id: ask for the whole id, or for a pairing code or link instead.',

@@ -19,6 +19,16 @@ export function isAgentId(value: string): boolean {
   return AGENT_ID_PATTERN.test(value);
 }
 
+/** A session id a client accepts; never a name Object.prototype holds, since ids key the store. */
+export function isSessionId(value: string): boolean {
+  return SESSION_ID_PATTERN.test(value) && !(value in Object.prototype);
+}
+
+/** A URL as an error may echo it: without credentials. */
+export function withoutCredentials(input: string): string {
+  return input.replace(/\/\/[^/?#]*@/, '//…@');
+}
+
 export function isCursor(value: string): boolean {
   return CURSOR_PATTERN.test(value);
 }
@@ -65,8 +75,7 @@ export type PairingInputReading =
  * what is wrong with it, and the input as it may be shown.
  */
 export function readPairingInput(input: string): PairingInputReading {
-  // The input as an error may echo it: credentials never.
-  const shown = input.replace(/\/\/[^/?#]*@/, '//…@');
+  const shown = withoutCredentials(input);
   const fail = (problem: string) => ({ ok: false as const, problem, shown });
   const trimmed = input.trim().replace(/^<|>$/g, '');
   if (trimmed === '') return fail('the input is empty');

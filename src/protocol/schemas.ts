@@ -6,7 +6,7 @@
  * strings or numbers. Requests are what our relay validates and our client sends.
  */
 import { z } from 'zod';
-import { AGENT_ID_PATTERN, CURSOR_PATTERN, SESSION_ID_PATTERN } from './formats.js';
+import { AGENT_ID_PATTERN, CURSOR_PATTERN, isSessionId } from './formats.js';
 import { guardJson, jsonExcerpt, MAX_JSON_DEPTH, MAX_JSON_NODES } from './guarded-json.js';
 import { cut, oneLine, showId } from './untrusted-text.js';
 
@@ -18,11 +18,7 @@ export const MAX_WAIT_MS = 30_000;
 export const AgentId = z
   .string()
   .regex(AGENT_ID_PATTERN, 'letters, digits, - and _ only, at most 128 characters');
-export const SessionId = z
-  .string()
-  .regex(SESSION_ID_PATTERN, 'not a session id')
-  // Ids become keys of the local store: a name on Object.prototype would alias a built-in.
-  .refine((value) => !(value in Object.prototype), 'not a session id');
+export const SessionId = z.string().refine(isSessionId, 'not a session id');
 export const Cursor = z
   .union([z.string().regex(CURSOR_PATTERN), z.number().int().nonnegative()])
   .transform((value) => String(value));

@@ -152,6 +152,13 @@ describe('MCP server against a hostile relay', () => {
       expectError(text, 'invalid_pairing_input');
       expect(text).not.toContain('secret');
     }
+    const join = await harness.fail('join_session', {
+      session_id: 'a'.repeat(48),
+      server: `http://user:secret@127.0.0.1:1/${'x'.repeat(100_000)}`,
+    });
+    expectError(join, 'invalid_argument');
+    expect(join).not.toContain('secret');
+    expect(join.length).toBeLessThan(1_000);
     expect(relay.server.requests.filter((request) => request.url.includes('/claim'))).toEqual([]);
     expectNoForgedLines(harness);
   });

@@ -4,12 +4,14 @@ import {
   ClaimResponse,
   guardJson,
   INVALID_SENDER,
+  isSessionId,
   jsonExcerpt,
   MAX_JSON_DEPTH,
   Message,
   PollResponse,
   parsePairingInput,
   readPairingInput,
+  withoutCredentials,
 } from '../../src/protocol/index.js';
 
 function nested(depth: number): string {
@@ -135,6 +137,15 @@ describe('pairing input', () => {
         },
       ),
     );
+  });
+
+  it('knows session ids from built-in names, and strips credentials from what it echoes', () => {
+    expect(isSessionId('a'.repeat(48))).toBe(true);
+    expect(isSessionId('__defineGetter__')).toBe(false);
+    expect(isSessionId('short')).toBe(false);
+    expect(withoutCredentials('https://u:p@host/p/X')).toBe('https://…@host/p/X');
+    const reading = readPairingInput('https://u:p@host/p/ABC-DEF');
+    expect(reading.ok ? '' : reading.shown).toBe('https://…@host/p/ABC-DEF');
   });
 
   it('still reads good codes and links', () => {
