@@ -1,6 +1,11 @@
 /** Settings the core reads from the environment and the command line, resolved once. */
 import { randomBytes } from 'node:crypto';
-import { isAgentId, normalizeServerUrl } from '../protocol/index.js';
+import {
+  cutReference,
+  isAgentId,
+  normalizeServerUrl,
+  withoutCredentials,
+} from '../protocol/index.js';
 import { clientError } from './errors.js';
 import { DEFAULT_HTTP_TIMEOUT_MS } from './relay-client.js';
 
@@ -55,7 +60,7 @@ export function checkedUrl(url: string, source: string): string {
   } catch {
     throw clientError(
       'invalid_argument',
-      `${source} is not an http(s) URL: ${JSON.stringify(url)}.`,
+      `${source} is not an http(s) URL without credentials: ${cutReference(withoutCredentials(url))}.`,
     );
   }
 }

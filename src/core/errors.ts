@@ -27,6 +27,10 @@ const CLIENT_ERRORS = {
     'The server did not answer with JSON (a proxy or captive portal?): check the server URL.',
   unexpected_response:
     'The server answered with a body this client does not understand: check that the URL points at a NexusMessaging relay.',
+  protocol_error:
+    'The relay answered outside the protocol (a field is missing or invalid): nothing was stored; check that the URL points at a NexusMessaging relay, or use another relay.',
+  response_too_large:
+    'The relay sent more data than this client reads (NEXUS_MAX_RESPONSE_BYTES, default 8 MiB): nothing was stored; check the relay URL, or raise the limit if the relay is trusted.',
   http_error:
     'The server answered with an error this client does not know: check the server URL, or try again later.',
   network_error: `The relay could not be reached. Tell the user what happened and the ways out: ${UNREACHABLE_HINTS.join(' ')}`,

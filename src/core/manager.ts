@@ -6,12 +6,13 @@
 import { EventEmitter } from 'node:events';
 import {
   compareCursors,
+  cutReference,
   isAgentId,
   isCursor,
+  isSessionId,
   type Member,
   type Message,
-  parsePairingInput,
-  SESSION_ID_PATTERN,
+  readPairingInput,
   type SendRequest,
 } from '../protocol/index.js';
 import { type Clock, systemClock } from './clock.js';
@@ -301,7 +302,7 @@ export class SessionManager {
     signal?: AbortSignal;
   }): Promise<JoinResult> {
     const sessionId = options.sessionId.trim();
-    if (!SESSION_ID_PATTERN.test(sessionId)) {
+    if (!isSessionId(sessionId)) {
       throw clientError(
         'invalid_argument',
         'That is not a full session id: ask for the whole id, or for a pairing code or link instead.',
@@ -946,11 +947,14 @@ export class SessionManager {
   }
 
   private pairingArg(input: string) {
-    const reference = parsePairingInput(input);
-    if (!reference) {
-      throw clientError('invalid_pairing_input', `Not a pairing code or link: ${quoted(input)}.`);
+    const reading = readPairingInput(input);
+    if (!reading.ok) {
+      throw clientError(
+        'invalid_pairing_input',
+        `Not a pairing code or link (${reading.problem}): ${cutReference(reading.shown)}.`,
+      );
     }
-    return reference;
+    return reading.reference;
   }
 
   private isoNow(): string {

@@ -17,6 +17,8 @@ export interface MessageView {
   own: boolean;
   greeting: boolean;
   createdAt?: string;
+  /** Delivered as escaped text: its payload or sender could not be represented. */
+  malformed?: true;
 }
 
 export interface MessageContext {
@@ -46,6 +48,7 @@ export function toMessageView(message: Message, context: MessageContext): Messag
     own: !greeting && message.agentId === context.agentId,
     greeting,
     ...(message.createdAt !== undefined && { createdAt: message.createdAt }),
+    ...(message.malformed && { malformed: true }),
   };
 }
 

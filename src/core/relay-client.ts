@@ -10,6 +10,7 @@ import {
   type CreateSessionRequest,
   CreateSessionResponse,
   ErrorBody,
+  frameRelayText,
   HealthResponse,
   isProtocolErrorCode,
   JoinResponse,
@@ -25,13 +26,13 @@ import {
   StatsResponse,
 } from '../protocol/index.js';
 import { VERSION } from '../version.js';
+import { readBoundedText } from './bounded-body.js';
 import { type Clock, delay, type Sleep, systemClock } from './clock.js';
 import { hintFor, type NetworkCause, NexusError } from './errors.js';
 
 export const DEFAULT_HTTP_TIMEOUT_MS = 10_000;
 const HEALTH_TTL_MS = 5 * 60_000;
 const HEALTH_FAILURE_TTL_MS = 30_000;
-const EXCERPT_CHARS = 160;
 
 export interface RetryPolicy {
   /** Total attempts, the first included. */
@@ -461,7 +462,11 @@ export class RelayClient {
       });
       statusCode = response.statusCode;
       responseHeaders = response.headers;
-      text = await response.body.text();
+      text = await readBoundedText(response.body, {
+        signal,
+        contentLength: response.headers['content-length'],
+        what,
+      });
     } catch (error) {
       throw transportError(error, {
         timedOut: timeout.aborted,
@@ -495,7 +500,7 @@ export class RelayClient {
       const parsed = spec.schema.safeParse(json);
       if (!parsed.success) {
         throw new NexusError({
-          code: 'unexpected_response',
+          code: 'protocol_error',
           status: statusCode,
           message: `${what} answered with an unexpected body (${parsed.error.issues
             .slice(0, 3)
@@ -521,7 +526,7 @@ export class RelayClient {
     const errorBody = isJson ? ErrorBody.safeParse(json) : undefined;
     if (errorBody?.success) {
       const code = errorBody.data.error;
-      const message = scrubText(
+      const message = excerpt(
         withDetails(errorBody.data.message ?? code, errorBody.data.details, spec.body),
         spec.scrub,
       );
@@ -600,20 +605,9 @@ function keyScrub(sessionKey: string | undefined): Scrub[] {
   return sessionKey ? [{ value: sessionKey, replacement: '[session key]' }] : [];
 }
 
-export function scrubText(text: string, scrub: Scrub[] = []): string {
-  let out = text;
-  for (const { value, replacement } of scrub) if (value) out = out.split(value).join(replacement);
-  return out;
-}
-
+/** Relay-written text in an error: scrubbed first, then cut, framed as untrusted. */
 function excerpt(text: string, scrub?: Scrub[]): string {
-  const plain = text
-    .replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/gi, ' ')
-    .replace(/<[^>]+>/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
-  const short = plain.length > EXCERPT_CHARS ? `${plain.slice(0, EXCERPT_CHARS)}…` : plain;
-  return JSON.stringify(scrubText(short || '(empty body)', scrub));
+  return frameRelayText(text, scrub);
 }
 
 function firstHeader(value: string | string[] | undefined): string | undefined {
@@ -637,6 +631,7 @@ interface TransportContext {
 }
 
 function transportError(error: unknown, context: TransportContext): NexusError {
+  if (error instanceof NexusError) return error;
   const code = errorCode(error);
   if (context.cancelled)
     return new NexusError({ code: 'aborted', message: 'The operation was cancelled.' });

@@ -1,4 +1,5 @@
 /** How sessions are named and found: short ids, aliases, references, and the local view. */
+import { cutReference } from '../protocol/index.js';
 import { clientError, quoted } from './errors.js';
 import type { StoredSession } from './store.js';
 
@@ -99,7 +100,10 @@ export function resolveReference(
     ref.length < MIN_PREFIX_LENGTH && /^[0-9a-f]+$/i.test(ref)
       ? ' Id prefixes need at least 8 characters.'
       : '';
-  throw clientError('unknown_session', `No local session matches "${ref}".${tooShort}${known}`);
+  throw clientError(
+    'unknown_session',
+    `No local session matches ${cutReference(ref)}.${tooShort}${known}`,
+  );
 }
 
 function describe(session: StoredSession): string {

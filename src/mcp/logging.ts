@@ -10,6 +10,7 @@ import {
   type LogSink,
   stderrSink,
 } from '../core/index.js';
+import { cleanJson, errorLine } from './render.js';
 
 export class LogBridge {
   readonly logger: Logger;
@@ -29,7 +30,10 @@ export class LogBridge {
     this.server = undefined;
   }
 
-  private emit(level: LogLevel, message: string, data?: Record<string, unknown>): void {
+  private emit(level: LogLevel, raw: string, rawData?: Record<string, unknown>): void {
+    // Log lines can carry relay-written text: one escaped, bounded line, for terminals too.
+    const message = errorLine(raw);
+    const data = rawData && (cleanJson(rawData) as Record<string, unknown>);
     this.stderr(level, message, data);
     const server = this.server;
     if (!server?.isConnected() || level === 'debug') return;

@@ -11,6 +11,15 @@ import {
   type SessionInfo,
   toNexusError,
 } from '../core/index.js';
+import {
+  cleanText,
+  cut,
+  escapeUnsafe,
+  INVALID_SENDER,
+  indentText,
+  oneLine,
+  showId,
+} from '../protocol/index.js';
 import { JsonValueOut } from './schema-parts.js';
 
 export const UNTRUSTED_NOTICE =
@@ -42,6 +51,10 @@ export const MessageOut = z.object({
   ),
   own: z.boolean().optional().describe('True for messages this agent sent'),
   greeting: z.boolean().optional().describe('True for the session greeting'),
+  malformed: z
+    .boolean()
+    .optional()
+    .describe('True when the relay sent something that could not be represented: see the text'),
   created_at: z.string().optional(),
 });
 export type MessageOut = z.infer<typeof MessageOut>;
@@ -63,35 +76,121 @@ export function sessionRef(session: SessionInfo): SessionRefOut {
   };
 }
 
+/** One message's text, or its JSON payload, never takes more than this of a result. */
+export const MESSAGE_CHARS = 20_000;
+/** The most characters a tool result's text may hold, whatever relays and peers send. */
+export const RESULT_CHARS = 100_000;
+const ERROR_CHARS = 1_000;
+
+/** Placeholders the core writes for a sender: shown as they are. */
+const SENDER_PLACEHOLDERS = new Set([INVALID_SENDER, 'session creator']);
+
+/** An agent id from a relay or peer, safe for a line of text. */
+export function showAgent(agentId: string): string {
+  return SENDER_PLACEHOLDERS.has(agentId) ? agentId : showId(agentId);
+}
+
+export const MAX_LISTED_MEMBERS = 100;
+
+/** Agent ids a relay listed, as a result shows them: each shown safely, at most 100. */
+export function memberIds(ids: readonly string[]): string[] {
+  return ids.slice(0, MAX_LISTED_MEMBERS).map(showAgent);
+}
+
+/** The same list for a line of text, saying how many more there were. */
+export function membersText(ids: readonly string[]): string {
+  const more = ids.length - MAX_LISTED_MEMBERS;
+  return `${memberIds(ids).join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
+}
+
+function cutNoted(text: string, max: number): string {
+  return text.length <= max
+    ? text
+    : `${cut(text, max)} [cut: ${text.length - max} more characters not shown]`;
+}
+
 export function messageOut(message: MessageView): MessageOut {
+  const json = message.json === undefined ? undefined : JSON.stringify(message.json);
+  const jsonTooLarge = json !== undefined && json.length > MESSAGE_CHARS;
+  const text = cutNoted(cleanText(message.text), MESSAGE_CHARS);
   return {
     session: message.session,
-    from: message.from,
+    from: showAgent(message.from),
     verified: message.verified,
     cursor: message.cursor,
-    text: message.text,
-    ...(message.json !== undefined && { json: message.json }),
+    text: jsonTooLarge
+      ? `${text}\n[json payload of ${json.length} characters not shown: larger than a result holds]`
+      : text,
+    ...(message.json !== undefined && !jsonTooLarge && { json: cleanJson(message.json) }),
     ...(message.own && { own: true }),
     ...(message.greeting && { greeting: true }),
-    ...(message.createdAt !== undefined && { created_at: message.createdAt }),
+    ...((message.malformed || jsonTooLarge) && { malformed: true }),
+    ...(message.createdAt !== undefined && { created_at: oneLine(message.createdAt) }),
   };
+}
+
+/** What the messages of one result may take, escapes included: text and structured stay in budget. */
+export const MESSAGES_CHARS = 40_000;
+
+/**
+ * Messages as one result carries them: once escaping has grown them past MESSAGES_CHARS, later
+ * texts are cut (with a note) rather than dropped, so no message the read position passed is
+ * missing from the result.
+ */
+export function fitMessages(messages: readonly MessageOut[]): MessageOut[] {
+  let remaining = MESSAGES_CHARS;
+  return messages.map((message) => {
+    const json = message.json === undefined ? 0 : JSON.stringify(message.json).length;
+    if (message.text.length + json <= remaining) {
+      remaining -= message.text.length + json;
+      return message;
+    }
+    const text = cutNoted(message.text, Math.max(remaining, 100));
+    remaining = Math.max(0, remaining - text.length);
+    const fitted: MessageOut = {
+      ...message,
+      text: json ? `${text}\n[json payload not shown: the result is full]` : text,
+      malformed: true,
+    };
+    delete fitted.json;
+    return fitted;
+  });
 }
 
 /** One line per message: `[session] from ✓ #cursor: text`; JSON payloads inline, compact. */
 export function renderMessages(messages: readonly MessageOut[]): string {
   return messages
     .map((message) => {
+      const from = showAgent(message.from);
       const who = message.greeting
-        ? `${message.from} (greeting)`
-        : `${message.from}${message.own ? ' (you)' : ''}${message.verified ? ' ✓verified' : ' unverified'}`;
-      const json = message.json === undefined ? '' : `\n  json: ${JSON.stringify(message.json)}`;
-      return `[${message.session}] #${message.cursor} ${who}: ${indent(message.text)}${json}`;
+        ? `${from} (greeting)`
+        : `${from}${message.own ? ' (you)' : ''}${message.verified ? ' ✓verified' : ' unverified'}`;
+      const json =
+        message.json === undefined ? '' : `\n  json: ${escapeUnsafe(JSON.stringify(message.json))}`;
+      const flag = message.malformed ? ' (malformed)' : '';
+      return `[${message.session}] #${message.cursor} ${who}${flag}: ${indentText(message.text)}${json}`;
     })
     .join('\n');
 }
 
-function indent(text: string): string {
-  return text.replace(/\n/g, '\n  ');
+/**
+ * Every string in a structured result, JSON payload keys included, through the sanitiser:
+ * line breaks become `\n`, controls, bidi and invisible characters are shown escaped. Objects
+ * keep their prototype (null for payloads), and `__proto__` stays a plain key.
+ */
+export function cleanJson(value: unknown): unknown {
+  if (typeof value === 'string') return cleanText(value);
+  if (Array.isArray(value)) return value.map(cleanJson);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = Object.create(Object.getPrototypeOf(value));
+  for (const [key, child] of Object.entries(value))
+    Object.defineProperty(out, cleanText(key), {
+      value: cleanJson(child),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  return out;
 }
 
 // ---- results --------------------------------------------------------------------------------
@@ -101,7 +200,10 @@ export function ok<T extends Record<string, unknown>>(
   structured: T,
   text: string,
 ): CallToolResult & { structuredContent: T } {
-  return { content: [{ type: 'text', text }], structuredContent: structured };
+  return {
+    content: [{ type: 'text', text: cutNoted(escapeUnsafe(text), RESULT_CHARS) }],
+    structuredContent: cleanJson(structured) as T,
+  };
 }
 
 /**
@@ -120,16 +222,17 @@ export function errorResult(error: unknown): CallToolResult {
     content: [
       {
         type: 'text',
-        text: `Error ${nexus.code}: ${oneLine(nexus.message)}\nNext: ${nexus.hint}${retry}`,
+        text: `Error ${nexus.code}: ${errorLine(nexus.message)}\nNext: ${nexus.hint}${retry}`,
       },
     ],
   };
 }
 
 export function errorOut(session: SessionInfo, error: NexusError): z.infer<typeof ErrorOut> {
-  return { session: session.label, code: error.code, message: oneLine(error.message) };
+  return { session: session.label, code: error.code, message: errorLine(error.message) };
 }
 
-function oneLine(text: string): string {
-  return text.replace(/\s+/g, ' ').trim();
+/** An error message on one escaped line, bounded: relay text in it is already cut. */
+export function errorLine(text: string): string {
+  return cut(oneLine(text), ERROR_CHARS);
 }

@@ -18,7 +18,15 @@ import {
   NexusError,
   type SessionInfo,
 } from '../core/index.js';
-import { messageOut, renderMessages, UNTRUSTED_NOTICE } from './render.js';
+import { cut, escapeUnsafe, oneLine } from '../protocol/index.js';
+import {
+  errorLine,
+  membersText,
+  messageOut,
+  RESULT_CHARS,
+  renderMessages,
+  UNTRUSTED_NOTICE,
+} from './render.js';
 
 const URI_PREFIX = 'nexus://sessions/';
 const TRANSCRIPT_BUDGET_CHARS = 100_000;
@@ -76,12 +84,18 @@ export function registerResources(server: McpServer, core: Core): () => void {
       } catch (error) {
         throw new McpError(
           ErrorCode.InvalidParams,
-          error instanceof NexusError ? `${error.code}: ${error.message}` : 'Unknown session',
+          error instanceof NexusError
+            ? `${error.code}: ${errorLine(error.message)}`
+            : 'Unknown session',
         );
       }
       return {
         contents: [
-          { uri: uri.href, mimeType: 'text/markdown', text: await transcript(core, session) },
+          {
+            uri: uri.href,
+            mimeType: 'text/markdown',
+            text: cut(escapeUnsafe(await transcript(core, session)), RESULT_CHARS),
+          },
         ],
       };
     },
@@ -131,14 +145,18 @@ function sessionIdOf(core: Core, uri: string): string {
   } catch (error) {
     throw new McpError(
       ErrorCode.InvalidParams,
-      error instanceof NexusError ? `${error.code}: ${error.message}` : 'Unknown session',
+      error instanceof NexusError
+        ? `${error.code}: ${errorLine(error.message)}`
+        : 'Unknown session',
     );
   }
 }
 
 function describe(session: SessionInfo): string {
   const seen = session.lastSeen;
-  const members = seen?.members?.length ? `members ${seen.members.join(', ')}` : 'members unknown';
+  const members = seen?.members?.length
+    ? `members ${membersText(seen.members)}`
+    : 'members unknown';
   const expiry = seen?.expiresAt ? `, expires ${seen.expiresAt}` : '';
   return `${session.role === 'creator' ? 'Created' : 'Joined'} as ${session.agentId} on ${session.server}; ${members}${expiry} (as last seen${seen ? ` ${seen.checkedAt}` : ''}).`;
 }
@@ -153,10 +171,10 @@ async function transcript(core: Core, session: SessionInfo): Promise<string> {
   try {
     const status = await core.manager.status(session.label);
     lines.push(
-      `- State: ${status.state}${status.expiresAt ? ` until ${status.expiresAt}` : ''} (ttl ${status.ttl}s, sliding)`,
+      `- State: ${cut(oneLine(status.state), 40)}${status.expiresAt ? ` until ${status.expiresAt}` : ''} (ttl ${status.ttl}s, sliding)`,
     );
     lines.push(
-      `- Members (${status.members.length}/${status.maxAgents}): ${status.members.join(', ') || 'none'}`,
+      `- Members (${status.members.length}/${status.maxAgents}): ${membersText(status.members) || 'none'}`,
     );
     if (!status.joined) lines.push(`- You are no longer a member of this session.`);
   } catch (error) {

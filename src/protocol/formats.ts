@@ -19,6 +19,16 @@ export function isAgentId(value: string): boolean {
   return AGENT_ID_PATTERN.test(value);
 }
 
+/** A session id a client accepts; never a name Object.prototype holds, since ids key the store. */
+export function isSessionId(value: string): boolean {
+  return SESSION_ID_PATTERN.test(value) && !(value in Object.prototype);
+}
+
+/** A URL as an error may echo it: without credentials. */
+export function withoutCredentials(input: string): string {
+  return input.replace(/\/\/[^/?#]*@/, '//…@');
+}
+
 export function isCursor(value: string): boolean {
   return CURSOR_PATTERN.test(value);
 }
@@ -54,32 +64,63 @@ export interface PairingReference {
   server?: string;
 }
 
+export type PairingInputReading =
+  | { ok: true; reference: PairingReference }
+  /** `shown`: the input without any credentials in it, for an error to echo (cut it). */
+  | { ok: false; problem: string; shown: string };
+
 /**
  * Reads what a human pasted: a bare code in any case (`pearl-focal-s5sjv`), a link
- * `<base>/p/<CODE>`, or `<base>/v1/pair/<CODE>/skill`. Returns null when it is neither.
+ * `<base>/p/<CODE>`, or `<base>/v1/pair/<CODE>/skill`. Never throws: anything else answers
+ * what is wrong with it, and the input as it may be shown.
  */
-export function parsePairingInput(input: string): PairingReference | null {
+export function readPairingInput(input: string): PairingInputReading {
+  const shown = withoutCredentials(input);
+  const fail = (problem: string) => ({ ok: false as const, problem, shown });
   const trimmed = input.trim().replace(/^<|>$/g, '');
+  if (trimmed === '') return fail('the input is empty');
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed) && !/^https?:\/\//i.test(trimmed))
+    return fail('a pairing link starts with http:// or https://');
   if (/^https?:\/\//i.test(trimmed)) {
     let url: URL;
     try {
       url = new URL(trimmed);
     } catch {
-      return null;
+      return fail('the link is not a valid URL');
     }
+    if (url.username || url.password)
+      return fail('the link carries credentials (user:password@), which pairing links never do');
     const match =
       /^(.*)\/p\/([^/]+)\/?$/.exec(url.pathname) ??
       /^(.*)\/v1\/pair\/([^/]+)(?:\/[a-z]+)?\/?$/.exec(url.pathname);
-    if (!match) return null;
-    const code = normalizePairCode(decodeURIComponent(match[2] ?? ''));
-    if (!code) return null;
+    if (!match) return fail('the link has no /p/<CODE> or /v1/pair/<CODE> path');
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(match[2] ?? '');
+    } catch {
+      return fail('the code in the link has bad percent-encoding');
+    }
+    const code = normalizePairCode(decoded);
+    if (!code) return fail('the code in the link is not a pairing code');
     url.pathname = match[1] ?? '';
     url.search = '';
     url.hash = '';
-    return { code, server: normalizeServerUrl(url.toString()) };
+    try {
+      return { ok: true, reference: { code, server: normalizeServerUrl(url.toString()) } };
+    } catch {
+      return fail('the relay part of the link is not a usable http(s) URL');
+    }
   }
   const code = normalizePairCode(trimmed);
-  return code ? { code } : null;
+  return code
+    ? { ok: true, reference: { code } }
+    : fail('it is not a pairing code (dash-separated letters and digits)');
+}
+
+/** The reference in what a human pasted, or null; never throws. */
+export function parsePairingInput(input: string): PairingReference | null {
+  const reading = readPairingInput(input);
+  return reading.ok ? reading.reference : null;
 }
 
 export function normalizePairCode(input: string): string | null {

@@ -6,7 +6,9 @@
  * strings or numbers. Requests are what our relay validates and our client sends.
  */
 import { z } from 'zod';
-import { AGENT_ID_PATTERN, CURSOR_PATTERN, SESSION_ID_PATTERN } from './formats.js';
+import { AGENT_ID_PATTERN, CURSOR_PATTERN, isSessionId } from './formats.js';
+import { guardJson, jsonExcerpt, MAX_JSON_DEPTH, MAX_JSON_NODES } from './guarded-json.js';
+import { cut, oneLine, showId } from './untrusted-text.js';
 
 export const DEFAULT_TTL_SECONDS = 3660;
 export const MIN_TTL_SECONDS = 60;
@@ -18,14 +20,15 @@ export const MAX_WAIT_MS = 30_000;
 export const AgentId = z
   .string()
   .regex(AGENT_ID_PATTERN, 'letters, digits, - and _ only, at most 128 characters');
-export const SessionId = z.string().regex(SESSION_ID_PATTERN, 'not a session id');
+export const SessionId = z.string().refine(isSessionId, 'not a session id');
 export const Cursor = z
   .union([z.string().regex(CURSOR_PATTERN), z.number().int().nonnegative()])
   .transform((value) => String(value));
 
 /** A point in time as ISO 8601, whatever the relay sent (ISO string, epoch s or ms). */
 export const Timestamp = z.union([z.string(), z.number()]).transform((value) => {
-  if (typeof value === 'string') return value;
+  // Relay-written: shown to the model, so bounded and on one line.
+  if (typeof value === 'string') return cut(oneLine(value), 64);
   const ms = value < 1e12 ? value * 1000 : value;
   return new Date(ms).toISOString();
 });
@@ -65,10 +68,13 @@ export const ErrorBody = z.object({
 });
 export type ErrorBody = z.infer<typeof ErrorBody>;
 
-export const SessionState = z.string();
+/** A short word a relay writes and a human or model may read (a state, a version): one line. */
+export const RelayWord = z.string().transform((value) => cut(oneLine(value), 64));
+
+export const SessionState = RelayWord;
 
 export const CreateSessionResponse = z.object({
-  sessionId: z.string().min(1),
+  sessionId: SessionId,
   ttl: z.number(),
   maxAgents: z.number(),
   state: SessionState,
@@ -126,19 +132,66 @@ export const SendResponse = z.object({
 });
 export type SendResponse = z.infer<typeof SendResponse>;
 
-export const Message = z.object({
+const WireMessage = z.object({
   id: z.string(),
   agentId: z.string(),
   text: z
     .string()
     .nullish()
     .transform((value) => value ?? ''),
-  json: z.json().optional(),
+  // Checked by guardJson, never by a recursive schema: a 4,000-level payload must not overflow.
+  json: z.unknown().optional(),
   cursor: Cursor,
   verified: z.boolean().default(false),
   type: z.string().optional(),
   createdAt: Timestamp.optional(),
   expiresAt: Timestamp.optional(),
+});
+
+/** Where a message from a relay names a sender that is no agent id. */
+export const INVALID_SENDER = '(invalid agent id)';
+const EXCERPT_CHARS = 2_000;
+
+const JSON_PROBLEMS = {
+  too_deep: `nests deeper than ${MAX_JSON_DEPTH} levels`,
+  too_large: `holds more than ${MAX_JSON_NODES} values`,
+  not_json: 'is not JSON',
+} as const;
+
+/**
+ * A message as the client uses it, decided once, at decode time, so every reader (poll, wait,
+ * resource) gets the same outcome. What cannot be represented is delivered, not dropped: a
+ * payload too deep or too large is folded into the text as an excerpt, a sender that is no
+ * agent id is named escaped in the text, and either marks the message `malformed`, so its
+ * cursor still moves on. `type: "greeting"` counts only at cursor 0, where the greeting lives.
+ */
+export const Message = WireMessage.transform((wire) => {
+  const { json: rawJson, agentId: rawAgentId, type, ...rest } = wire;
+  const notes: string[] = [];
+  let json: unknown;
+  if (rawJson !== undefined) {
+    const guarded = guardJson(rawJson);
+    if (guarded.ok) json = guarded.value;
+    else
+      notes.push(
+        `[malformed: the json payload ${JSON_PROBLEMS[guarded.reason]}; shown as text] ${jsonExcerpt(rawJson, EXCERPT_CHARS)}`,
+      );
+  }
+  const validSender = AGENT_ID_PATTERN.test(rawAgentId);
+  if (!validSender)
+    notes.unshift(
+      `[protocol error: the relay gave the sender id ${showId(rawAgentId)}, which is not an agent id]`,
+    );
+  const malformed = notes.length > 0;
+  return {
+    ...rest,
+    agentId: validSender ? rawAgentId : INVALID_SENDER,
+    text: malformed ? [...notes, ...(rest.text ? [rest.text] : [])].join('\n') : rest.text,
+    ...(json !== undefined && { json }),
+    ...(type !== undefined && (type !== 'greeting' || rest.cursor === '0') && { type }),
+    ...(!validSender && { verified: false }),
+    ...(malformed && { malformed: true as const }),
+  };
 });
 export type Message = z.infer<typeof Message>;
 
@@ -160,7 +213,7 @@ export const PairResponse = z.object({
 export type PairResponse = z.infer<typeof PairResponse>;
 
 export const ClaimResponse = z.object({
-  sessionId: z.string().min(1),
+  sessionId: SessionId,
   status: z.string().optional(),
   sessionKey: z.string().min(1),
   greeting: z.string().nullish(),
@@ -187,11 +240,11 @@ export type StatsResponse = z.infer<typeof StatsResponse>;
 /** Missing or unreadable capabilities mean a text-only relay without long-poll. */
 export const HealthResponse = z.object({
   status: z.string().optional(),
-  version: z.string().optional(),
+  version: RelayWord.optional(),
   uptime: z.number().optional(),
   capabilities: z
     .object({
-      messageFormat: z.array(z.string()).catch(['text']).default(['text']),
+      messageFormat: z.array(RelayWord).catch(['text']).default(['text']),
       longPoll: z.boolean().catch(false).default(false),
     })
     .catch({ messageFormat: ['text'], longPoll: false })

@@ -128,7 +128,9 @@ describe('the CLI', () => {
   it('speaks CLI words for a bad value: what is wrong, no tool-style hint', async () => {
     const result = await cli(['set-url', 'ftp://nope']);
     expect(result.code).toBe(1);
-    expect(result.stderr).toBe('nexus-messaging-mcp: URL is not an http(s) URL: "ftp://nope".\n');
+    expect(result.stderr).toBe(
+      'nexus-messaging-mcp: URL is not an http(s) URL without credentials: "ftp://nope".\n',
+    );
   });
 
   it('config shows each setting with its source: flag, env, saved, default', async () => {

@@ -20,7 +20,9 @@ describe('refusal details', () => {
     expect(error).toBeInstanceOf(NexusError);
     const { message, code } = error as NexusError;
     expect(code).toBe('invalid_request');
-    expect(message).toMatch(/^Invalid maxAgents; maxAgents: x+; sent maxAgents: 900; field1: x+/);
+    expect(message).toMatch(
+      /^relay text \(untrusted\): "Invalid maxAgents; maxAgents: x+…; sent maxAgents: 900; field1: x+…/,
+    );
     expect(message).not.toContain('field3');
     expect(message.length).toBeLessThan(600);
   });

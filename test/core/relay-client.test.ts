@@ -1,21 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { NexusError, RelayClient } from '../../src/core/index.js';
+import { RelayClient } from '../../src/core/index.js';
 import { cleanup } from '../helpers/cleanup.js';
+import { failure } from '../helpers/core.js';
 import { closedPort, json, startFaultyServer } from '../helpers/faulty-server.js';
 import { useRelay } from '../helpers/relay.js';
 
 const SESSION = 'a'.repeat(48);
 const KEY = 'k'.repeat(64);
-
-async function failure(promise: Promise<unknown>): Promise<NexusError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(NexusError);
-    return error as NexusError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 function client(options: ConstructorParameters<typeof RelayClient>[0] = {}) {
   const c = new RelayClient({
@@ -204,11 +195,12 @@ describe('relay client against faulty servers', () => {
     });
   });
 
-  it('rejects an unexpected success body as unexpected_response', async () => {
+  it('rejects a success body outside the contract as protocol_error naming the field', async () => {
     const server = await startFaultyServer((_req, res) => json(res, 200, { hello: 'world' }));
     cleanup(() => server.close());
     const error = await failure(client().status(server.url, SESSION));
-    expect(error.code).toBe('unexpected_response');
+    expect(error.code).toBe('protocol_error');
+    expect(error.message).toContain('sessionId');
   });
 
   it('stops at once when the caller aborts', async () => {

@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import {
   type Clock,
   type Core,
@@ -9,6 +10,7 @@ import {
   createCore,
   createLogger,
   type LogLevel,
+  NexusError,
 } from '../../src/core/index.js';
 import { cleanup } from './cleanup.js';
 
@@ -52,4 +54,15 @@ export function makeCore(
   });
   cleanup(() => core.close());
   return { ...core, home, lines };
+}
+
+/** The NexusError a call fails with; fails the test when the call succeeds. */
+export async function failure(promise: Promise<unknown>): Promise<NexusError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(NexusError);
+    return error as NexusError;
+  }
+  throw new Error('expected the call to fail');
 }

@@ -181,3 +181,10 @@ export function expectNoSecretsSeen(all: readonly Harness[] = harnesses): void {
 export function textOf(result: CallToolResult): string {
   return result.content.map((block) => (block.type === 'text' ? block.text : '')).join('\n');
 }
+
+/** The first line of an error result names the code; the second says what to do. */
+export function expectError(text: string, code: string): void {
+  const [first, second] = text.split('\n');
+  expect(first).toMatch(new RegExp(`^Error ${code}: \\S`));
+  expect(second).toMatch(/^Next: \S/);
+}

@@ -3,15 +3,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { closedPort } from '../helpers/faulty-server.js';
-import { expectNoSecretsSeen, type Harness, startServer, textOf } from '../helpers/mcp.js';
+import {
+  expectError,
+  expectNoSecretsSeen,
+  type Harness,
+  startServer,
+  textOf,
+} from '../helpers/mcp.js';
 import { useRelay } from '../helpers/relay.js';
-
-/** The first line of an error result names the code; the second says what to do. */
-function expectError(text: string, code: string): void {
-  const [first, second] = text.split('\n');
-  expect(first).toMatch(new RegExp(`^Error ${code}: \\S`));
-  expect(second).toMatch(/^Next: \S/);
-}
 
 function tamperStore(
   harness: Harness,

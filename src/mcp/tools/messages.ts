@@ -8,16 +8,20 @@ import {
   type PollResult,
   type SessionInfo,
 } from '../../core/index.js';
+import { cut, oneLine } from '../../protocol/index.js';
 import { ANNOTATIONS, defineTool, type ToolExtra } from '../define.js';
 import {
   ErrorOut,
   errorOut,
+  fitMessages,
+  MAX_LISTED_MEMBERS,
   MessageOut,
   messageOut,
   ok,
   renderMessages,
   SessionRefOut,
   sessionRef,
+  showAgent,
   UNTRUSTED_NOTICE,
 } from '../render.js';
 import { boundedInt, numberFrom } from '../schema-parts.js';
@@ -55,8 +59,8 @@ function sessionCursors(results: readonly PollResult[]) {
     cursor: result.cursor,
     has_more: result.hasMore,
     ...(result.members && {
-      members: result.members.map((member) => ({
-        agent_id: member.agentId,
+      members: result.members.slice(0, MAX_LISTED_MEMBERS).map((member) => ({
+        agent_id: showAgent(member.agentId),
         ...(member.lastSeenAt !== undefined && { last_seen_at: member.lastSeenAt }),
       })),
     }),
@@ -117,7 +121,7 @@ export function registerMessageTools(
       return ok(
         {
           session: sessionRef(sent.session),
-          id: sent.id,
+          id: cut(oneLine(sent.id), 128),
           cursor: sent.cursor,
           verified: sent.verified,
           redacted: sent.redacted,
@@ -303,7 +307,7 @@ function messagesHeader(messages: readonly MessageOut[]): string {
 }
 
 function messagesResult(input: MessagesResultInput) {
-  const messages = input.results.flatMap((result) => result.messages.map(messageOut));
+  const messages = fitMessages(input.results.flatMap((result) => result.messages.map(messageOut)));
   const hasMore = input.results.some((result) => result.hasMore);
   const errors = input.errors.map(({ session, error }) => errorOut(session, error));
   const isWait = input.timedOut !== undefined;

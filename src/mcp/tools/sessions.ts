@@ -2,9 +2,17 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { Core } from '../../core/index.js';
-import { MAX_TTL_SECONDS, MIN_TTL_SECONDS } from '../../protocol/index.js';
+import { cut, MAX_TTL_SECONDS, MIN_TTL_SECONDS, oneLine } from '../../protocol/index.js';
 import { ANNOTATIONS, defineTool } from '../define.js';
-import { ok, SessionRefOut, sessionRef } from '../render.js';
+import {
+  errorLine,
+  memberIds,
+  membersText,
+  ok,
+  SessionRefOut,
+  sessionRef,
+  showAgent,
+} from '../render.js';
 import { boundedInt, refusalText } from '../schema-parts.js';
 import { JoinedOut, joinedResult, PairingOut, pairingOut, sessionArg } from './shared.js';
 
@@ -170,18 +178,18 @@ export function registerSessionTools(server: McpServer, core: Core): void {
       const status = await manager.status(args.session, extra.signal);
       const structured = {
         session: sessionRef(status.session),
-        state: status.state,
-        members: status.members,
+        state: cut(oneLine(status.state), 40),
+        members: memberIds(status.members),
         joined: status.joined,
         joined_as: status.session.agentId,
-        ...(status.creatorAgentId !== undefined && { creator: status.creatorAgentId }),
+        ...(status.creatorAgentId !== undefined && { creator: showAgent(status.creatorAgentId) }),
         ttl_seconds: status.ttl,
         max_agents: status.maxAgents,
         ...(status.expiresAt !== undefined && { expires_at: status.expiresAt }),
       };
       const text = [
-        `Session "${status.session.label}" is ${status.state}${status.expiresAt ? ` until ${status.expiresAt}` : ''} (ttl ${status.ttl}s, sliding).`,
-        `Members (${status.members.length}/${status.maxAgents}): ${status.members.join(', ') || 'none'}.`,
+        `Session "${status.session.label}" is ${cut(oneLine(status.state), 40)}${status.expiresAt ? ` until ${status.expiresAt}` : ''} (ttl ${status.ttl}s, sliding).`,
+        `Members (${status.members.length}/${status.maxAgents}): ${membersText(status.members) || 'none'}.`,
         status.joined
           ? `You are a member as ${status.session.agentId}.`
           : `You (${status.session.agentId}) are no longer a member: join or claim again.`,
@@ -271,9 +279,9 @@ export function registerSessionTools(server: McpServer, core: Core): void {
         cursor: entry.session.cursor,
         live: entry.live,
         ...(entry.member !== undefined && { member: entry.member }),
-        ...(entry.members !== undefined && { members: entry.members }),
+        ...(entry.members !== undefined && { members: memberIds(entry.members) }),
         ...(entry.expiresAt !== undefined && { expires_at: entry.expiresAt }),
-        ...(entry.error !== undefined && { error: entry.error }),
+        ...(entry.error !== undefined && { error: errorLine(entry.error) }),
       }));
       const next = sessions.length
         ? "Use a session's name (alias or short id) in other tools; wait_for_messages without a session waits on all of them."
@@ -282,7 +290,7 @@ export function registerSessionTools(server: McpServer, core: Core): void {
         ? sessions
             .map(
               (s) =>
-                `- ${s.session}${s.alias ? ` (${s.short_id})` : ''}: ${s.live === 'not_found' ? 'expired' : s.live}${s.member === false ? ', no longer a member' : ''}; ${s.role} as ${s.agent_id} on ${s.server}; cursor ${s.cursor}${s.members ? `; members ${s.members.join(', ')}` : ''}`,
+                `- ${s.session}${s.alias ? ` (${s.short_id})` : ''}: ${s.live === 'not_found' ? 'expired' : s.live}${s.member === false ? ', no longer a member' : ''}; ${s.role} as ${s.agent_id} on ${s.server}; cursor ${s.cursor}${s.members ? `; members ${s.members.map(showAgent).join(', ')}` : ''}`,
             )
             .join('\n')
         : 'No sessions.';
