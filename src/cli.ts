@@ -68,8 +68,10 @@ async function main(argv: string[]): Promise<number> {
     await runStdioServer(flags);
     return -1;
   }
-  const { checkedUrl, configFromEnv, createCore, importShellClientSessions, runDoctor } =
-    await import('./core/index.js');
+  const { configFromEnv, createCore } = await import('./core/index.js');
+  const { importShellClientSessions, runDoctor, setDefaultUrl } = await import(
+    './commands/index.js'
+  );
   const core = createCore({ config: configFromEnv(process.env, flags) });
   const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
   try {
@@ -88,11 +90,7 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write('Usage: nexus-messaging-mcp set-url URL | --clear\n');
       return 2;
     }
-    core.store.setDefaultServer(url === undefined ? undefined : checkedUrl(url, 'URL'));
-    print({
-      savedUrl: core.store.read().defaultServer ?? null,
-      defaultServer: core.manager.defaultServer(),
-    });
+    print(setDefaultUrl(core, url));
     return 0;
   } finally {
     await core.close();

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { isAgentId, normalizeServerUrl } from '../protocol/index.js';
 import { clientError } from './errors.js';
-import { DEFAULT_HTTP_TIMEOUT_MS } from './relay-client.js';
+import { DEFAULT_HTTP_TIMEOUT_MS } from './http-transport.js';
 
 export const PUBLIC_RELAY_URL = 'https://messaging.md';
 export const DEFAULT_POLL_INTERVAL_MS = 1_000;

@@ -70,9 +70,7 @@ export function createCore(options: CoreOptions): Core {
 
 export * from './clock.js';
 export * from './config.js';
-export * from './doctor.js';
 export * from './errors.js';
-export * from './import-cli.js';
 export * from './logger.js';
 export * from './manager.js';
 export * from './messages.js';

@@ -1,7 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { importShellClientSessions, NexusError, runDoctor } from '../../src/core/index.js';
+import { importShellClientSessions, runDoctor } from '../../src/commands/index.js';
+import { NexusError } from '../../src/core/index.js';
 import { makeCore, tempDir } from '../helpers/core.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { closedPort } from '../helpers/faulty-server.js';

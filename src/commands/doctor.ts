@@ -5,9 +5,9 @@
  * full session ids.
  */
 
+import { mapLimit } from '../core/concurrency.js';
+import type { LiveStatus, SessionManager } from '../core/manager.js';
 import { VERSION } from '../version.js';
-import { mapLimit } from './concurrency.js';
-import type { LiveStatus, SessionManager } from './manager.js';
 
 export interface DoctorReport {
   ok: boolean;

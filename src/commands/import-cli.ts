@@ -5,9 +5,9 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import type { SessionManager } from '../core/manager.js';
+import { validateAlias } from '../core/sessions.js';
 import { isAgentId, isCursor, normalizeServerUrl, SESSION_ID_PATTERN } from '../protocol/index.js';
-import type { SessionManager } from './manager.js';
-import { validateAlias } from './sessions.js';
 
 export function defaultShellClientDir(): string {
   return join(homedir(), '.config', 'messaging');
