@@ -90,7 +90,7 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write('Usage: nexus-messaging-mcp set-url URL | --clear\n');
       return 2;
     }
-    print(setDefaultUrl(core, url));
+    print(setDefaultUrl(core.manager, url));
     return 0;
   } finally {
     await core.close();

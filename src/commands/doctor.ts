@@ -4,9 +4,7 @@
  * whether we are still a member; the store's file modes. Meant for a terminal, so it may show
  * full session ids.
  */
-
-import { mapLimit } from '../core/concurrency.js';
-import type { LiveStatus, SessionManager } from '../core/manager.js';
+import { type LiveStatus, mapLimit, type SessionManager } from '../core/index.js';
 import { VERSION } from '../version.js';
 
 export interface DoctorReport {
@@ -42,7 +40,7 @@ export async function runDoctor(manager: SessionManager): Promise<DoctorReport> 
   const problems: string[] = [];
   // Settles the install's agent id first: on a first run that writes the store file.
   const agentId = manager.defaultAgentId();
-  const modes = manager.store.fileModes();
+  const { dir, file, modes } = manager.registry.storeFiles();
   const storeOk = modes.dir === 0o700 && (modes.file === undefined || modes.file === 0o600);
   if (!storeOk) {
     problems.push(
@@ -54,9 +52,7 @@ export async function runDoctor(manager: SessionManager): Promise<DoctorReport> 
   const entries = await manager.list();
   const servers = [...new Set([defaultServer, ...entries.map((entry) => entry.session.server)])];
   const serverReports = await mapLimit(servers, 8, async (url) => {
-    const { data } = await manager.client
-      .health(url, { timeoutMs: 3_000, attempts: 1 })
-      .catch(() => ({ data: undefined }));
+    const data = await manager.health(url);
     if (!data) {
       problems.push(`Relay ${url} is not reachable.`);
       return { url, reachable: false };
@@ -65,8 +61,8 @@ export async function runDoctor(manager: SessionManager): Promise<DoctorReport> 
       url,
       reachable: true,
       ...(data.version !== undefined && { version: data.version }),
-      messageFormat: data.capabilities.messageFormat,
-      longPoll: data.capabilities.longPoll,
+      messageFormat: data.messageFormat,
+      longPoll: data.longPoll,
     };
   });
 
@@ -94,8 +90,8 @@ export async function runDoctor(manager: SessionManager): Promise<DoctorReport> 
     ok: problems.length === 0,
     version: VERSION,
     store: {
-      dir: manager.store.dir,
-      file: manager.store.file,
+      dir,
+      file,
       ...(modes.dir !== undefined && { dirMode: octal(modes.dir) }),
       ...(modes.file !== undefined && { fileMode: octal(modes.file) }),
       ok: storeOk,

@@ -5,8 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { SessionManager } from '../core/manager.js';
-import { validateAlias } from '../core/sessions.js';
+import { type SessionManager, validateAlias } from '../core/index.js';
 import { isAgentId, isCursor, normalizeServerUrl, SESSION_ID_PATTERN } from '../protocol/index.js';
 
 export function defaultShellClientDir(): string {
@@ -37,7 +36,7 @@ export function importShellClientSessions(
       skip('not a session id');
       continue;
     }
-    if (manager.store.get(sessionId)) {
+    if (manager.registry.get(sessionId)) {
       skip('already in the store');
       continue;
     }
@@ -61,25 +60,27 @@ export function importShellClientSessions(
     if (alias !== undefined) {
       try {
         alias = validateAlias(alias);
-        if (manager.store.all().some((session) => session.alias === alias)) alias = undefined;
+        if (manager.sessions().some((session) => session.alias === alias)) alias = undefined;
       } catch {
         alias = undefined;
       }
     }
-    manager.store.put({
-      sessionId,
-      server,
-      agentId,
-      sessionKey,
-      cursor,
-      ...(alias !== undefined && { alias }),
-      role: 'member',
-      createdAt: now,
-      lastUsedAt: now,
-    });
+    manager.registry.put(
+      {
+        sessionId,
+        server,
+        agentId,
+        sessionKey,
+        cursor,
+        ...(alias !== undefined && { alias }),
+        role: 'member',
+        createdAt: now,
+        lastUsedAt: now,
+      },
+      'imported',
+    );
     report.imported.push({ sessionId, ...(alias !== undefined && { alias }), server, agentId });
   }
-  if (report.imported.length > 0) manager.events.emit('sessions-changed', 'imported');
   return report;
 }
 

@@ -1,15 +1,15 @@
 /** `set-url`: saves (or clears) the default relay in the store, for a human at a terminal. */
-import { type Core, checkedUrl } from '../core/index.js';
+import type { SessionManager } from '../core/index.js';
 
 export interface SetUrlReport {
   savedUrl: string | null;
   defaultServer: string;
 }
 
-export function setDefaultUrl(core: Core, url: string | undefined): SetUrlReport {
-  core.store.setDefaultServer(url === undefined ? undefined : checkedUrl(url, 'URL'));
+export function setDefaultUrl(manager: SessionManager, url: string | undefined): SetUrlReport {
+  manager.registry.setSavedServer(url);
   return {
-    savedUrl: core.store.read().defaultServer ?? null,
-    defaultServer: core.manager.defaultServer(),
+    savedUrl: manager.registry.savedServer() ?? null,
+    defaultServer: manager.defaultServer(),
   };
 }

@@ -14,6 +14,8 @@ export interface CoreConfig {
   home?: string;
   httpTimeoutMs: number;
   pollIntervalMs: number;
+  /** `NEXUS_REQUESTS_PER_MINUTE`: requests a minute to each relay (0: no limit). */
+  requestsPerMinute?: number;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv, flags: { url?: string } = {}): CoreConfig {
@@ -39,6 +41,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv, flags: { url?: string } = 
       DEFAULT_POLL_INTERVAL_MS,
       'NEXUS_POLL_INTERVAL_MS',
     ),
+    ...(nonEmpty(env.NEXUS_REQUESTS_PER_MINUTE) !== undefined && {
+      requestsPerMinute: wholeNumber(env.NEXUS_REQUESTS_PER_MINUTE, 'NEXUS_REQUESTS_PER_MINUTE'),
+    }),
   };
 }
 
@@ -72,6 +77,14 @@ function positiveInt(value: string | undefined, fallback: number, name: string):
       'invalid_argument',
       `${name} must be a positive whole number of milliseconds.`,
     );
+  }
+  return parsed;
+}
+
+function wholeNumber(value: string | undefined, name: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) {
+    throw clientError('invalid_argument', `${name} must be a whole number (0 for no limit).`);
   }
   return parsed;
 }

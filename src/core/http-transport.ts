@@ -10,7 +10,7 @@ import type { z } from 'zod';
 import { ErrorBody, isProtocolErrorCode } from '../protocol/index.js';
 import { VERSION } from '../version.js';
 import { type Clock, delay, type Sleep, systemClock } from './clock.js';
-import { NexusError } from './errors.js';
+import { isClientErrorCode, NexusError } from './errors.js';
 
 export const DEFAULT_HTTP_TIMEOUT_MS = 10_000;
 const EXCERPT_CHARS = 160;
@@ -273,10 +273,11 @@ export class HttpTransport {
     if (errorBody?.success) {
       const code = errorBody.data.error;
       const message = scrubText(errorBody.data.message ?? code, spec.scrub);
+      const known = isProtocolErrorCode(code) || isClientErrorCode(code);
       throw new NexusError({
-        code:
-          isProtocolErrorCode(code) || /^[a-z][a-z0-9_]{0,63}$/.test(code) ? code : 'http_error',
-        message,
+        code: known ? code : 'http_error',
+        // A code this client does not know stays visible in the message, cut to a sane size.
+        message: known ? message : `${what} answered ${statusCode} ${excerpt(code)}: ${message}`,
         ...common,
         ...(errorBody.data.details !== undefined && { details: errorBody.data.details }),
       });

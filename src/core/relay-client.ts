@@ -29,6 +29,7 @@ import {
   type Scrub,
   type TransportOptions,
 } from './http-transport.js';
+import { shortId } from './sessions.js';
 
 export {
   type CallOptions,
@@ -47,6 +48,22 @@ export interface Capabilities {
   version?: string;
   messageFormat: string[];
   longPoll: boolean;
+}
+
+/** A session on its relay: what the public session operations need. */
+export interface SessionRef {
+  server: string;
+  sessionId: string;
+}
+
+/** An agent in a session: what the operations that name the caller need. */
+export interface AgentRef extends SessionRef {
+  agentId: string;
+}
+
+/** A member with its session key: what signed operations (send, leave) need. */
+export interface Credentials extends AgentRef {
+  sessionKey: string;
 }
 
 export interface PollQuery {
@@ -87,42 +104,37 @@ export class RelayClient {
     );
   }
 
-  status(server: string, sessionId: string, options?: CallOptions) {
+  status(session: SessionRef, options?: CallOptions) {
     return this.call(
-      server,
+      session.server,
       {
         method: 'GET',
-        path: `/v1/sessions/${enc(sessionId)}`,
+        path: `/v1/sessions/${enc(session.sessionId)}`,
         schema: SessionStatusResponse,
         idempotent: true,
-        scrub: idScrub(sessionId),
+        scrub: idScrub(session.sessionId),
       },
       options,
     );
   }
 
-  join(server: string, sessionId: string, agentId: string, options?: CallOptions) {
+  join(member: AgentRef, options?: CallOptions) {
     return this.call(
-      server,
+      member.server,
       {
         method: 'POST',
-        path: `/v1/sessions/${enc(sessionId)}/join`,
-        headers: { 'x-agent-id': agentId },
+        path: `/v1/sessions/${enc(member.sessionId)}/join`,
+        headers: { 'x-agent-id': member.agentId },
         schema: JoinResponse,
         idempotent: false,
-        scrub: idScrub(sessionId),
+        scrub: idScrub(member.sessionId),
       },
       options,
     );
   }
 
-  leave(
-    server: string,
-    sessionId: string,
-    agentId: string,
-    sessionKey: string,
-    options?: CallOptions,
-  ) {
+  leave(credentials: Credentials, options?: CallOptions) {
+    const { server, sessionId, agentId, sessionKey } = credentials;
     return this.call(
       server,
       {
@@ -137,36 +149,24 @@ export class RelayClient {
     );
   }
 
-  renew(
-    server: string,
-    sessionId: string,
-    agentId: string,
-    ttl: number | undefined,
-    options?: CallOptions,
-  ) {
+  renew(member: AgentRef, ttl: number | undefined, options?: CallOptions) {
     return this.call(
-      server,
+      member.server,
       {
         method: 'POST',
-        path: `/v1/sessions/${enc(sessionId)}/renew`,
-        headers: { 'x-agent-id': agentId },
+        path: `/v1/sessions/${enc(member.sessionId)}/renew`,
+        headers: { 'x-agent-id': member.agentId },
         body: ttl === undefined ? {} : { ttl },
         schema: RenewResponse,
         idempotent: false,
-        scrub: idScrub(sessionId),
+        scrub: idScrub(member.sessionId),
       },
       options,
     );
   }
 
-  send(
-    server: string,
-    sessionId: string,
-    agentId: string,
-    sessionKey: string | undefined,
-    body: SendRequest,
-    options?: CallOptions,
-  ) {
+  send(credentials: Credentials, body: SendRequest, options?: CallOptions) {
+    const { server, sessionId, agentId, sessionKey } = credentials;
     return this.call(
       server,
       {
@@ -182,45 +182,39 @@ export class RelayClient {
     );
   }
 
-  poll(
-    server: string,
-    sessionId: string,
-    agentId: string,
-    query: PollQuery = {},
-    options?: CallOptions,
-  ) {
+  poll(member: AgentRef, query: PollQuery = {}, options?: CallOptions) {
     const waitMs = query.waitMs ? Math.min(Math.max(0, Math.trunc(query.waitMs)), MAX_WAIT_MS) : 0;
     return this.call(
-      server,
+      member.server,
       {
         method: 'GET',
-        path: `/v1/sessions/${enc(sessionId)}/messages`,
+        path: `/v1/sessions/${enc(member.sessionId)}/messages`,
         query: {
           after: query.after,
           members: query.members ? 'true' : undefined,
           waitMs: waitMs > 0 ? String(waitMs) : undefined,
           limit: query.limit === undefined ? undefined : String(query.limit),
         },
-        headers: { 'x-agent-id': agentId },
+        headers: { 'x-agent-id': member.agentId },
         schema: PollResponse,
         idempotent: true,
         holdMs: waitMs,
-        scrub: idScrub(sessionId),
+        scrub: idScrub(member.sessionId),
       },
       options,
     );
   }
 
-  pair(server: string, sessionId: string, options?: CallOptions) {
+  pair(session: SessionRef, options?: CallOptions) {
     return this.call(
-      server,
+      session.server,
       {
         method: 'PUT',
         path: '/v1/pair',
-        body: { sessionId },
+        body: { sessionId: session.sessionId },
         schema: PairResponse,
         idempotent: false,
-        scrub: idScrub(sessionId),
+        scrub: idScrub(session.sessionId),
       },
       options,
     );
@@ -315,9 +309,14 @@ function enc(segment: string): string {
 }
 
 function idScrub(sessionId: string): Scrub[] {
-  return [{ value: sessionId, replacement: `${sessionId.slice(0, 12)}…` }];
+  return [{ value: sessionId, replacement: `${shortId(sessionId)}…` }];
 }
 
-function keyScrub(sessionKey: string | undefined): Scrub[] {
+function keyScrub(sessionKey: string): Scrub[] {
   return sessionKey ? [{ value: sessionKey, replacement: '[session key]' }] : [];
+}
+
+/** Call options carrying the caller's signal, when there is one. */
+export function signalOpt(signal: AbortSignal | undefined): { signal?: AbortSignal } {
+  return signal ? { signal } : {};
 }

@@ -45,7 +45,12 @@ export type MessageOut = z.infer<typeof MessageOut>;
 
 export const GreetingOut = z.object({ from: z.string(), text: z.string() });
 
-export const ErrorOut = z.object({ session: z.string(), code: z.string(), message: z.string() });
+export const ErrorOut = z.object({
+  session: z.string(),
+  code: z.string(),
+  message: z.string(),
+  next: z.string().describe('What to do about it'),
+});
 
 // ---- conversions ----------------------------------------------------------------------------
 
@@ -124,7 +129,16 @@ export function errorResult(error: unknown): CallToolResult {
 }
 
 export function errorOut(session: SessionInfo, error: NexusError): z.infer<typeof ErrorOut> {
-  return { session: session.label, code: error.code, message: oneLine(error.message) };
+  const retry =
+    error.retryAfterMs !== undefined
+      ? ` Retry after ${Math.ceil(error.retryAfterMs / 1000)} s.`
+      : '';
+  return {
+    session: session.label,
+    code: error.code,
+    message: oneLine(error.message),
+    next: `${error.hint}${retry}`,
+  };
 }
 
 function oneLine(text: string): string {
