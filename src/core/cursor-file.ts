@@ -4,13 +4,23 @@
  * whatever the number of sessions in the store, instead of a rewrite of the whole store file.
  * The rules for moving it live in inbox.ts; this module only keeps the bytes.
  */
-import { closeSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { CURSOR_PATTERN } from '../protocol/index.js';
 import { clientError } from './errors.js';
 import { withFileLock } from './file-lock.js';
 
 const RECORD_BYTES = 512;
+/** Records kept open at once; the least recently opened is closed beyond this. */
+const MAX_OPEN = 256;
 /** Given-back ranges kept per session; more are merged (which may show a few messages twice). */
 const MAX_RETURNED = 8;
 
@@ -27,6 +37,8 @@ export class CursorFiles {
   private readonly dir: string;
   private made = false;
   private readonly buffer = Buffer.alloc(RECORD_BYTES);
+  /** Open records, kept open: an open and a close cost more than the read or write itself. */
+  private readonly open = new Map<string, number>();
 
   constructor(storeDir: string) {
     this.dir = join(storeDir, 'cursors');
@@ -34,19 +46,13 @@ export class CursorFiles {
 
   /** The record as last written, or undefined when there is none (or it cannot be read). */
   read(sessionId: string): ReadPosition | undefined {
-    let fd: number;
-    try {
-      fd = openSync(this.path(sessionId), 'r');
-    } catch {
-      return undefined;
-    }
+    const fd = this.fd(sessionId, false);
+    if (fd === undefined) return undefined;
     try {
       const length = readSync(fd, this.buffer, 0, RECORD_BYTES, 0);
       return decode(this.buffer.toString('utf8', 0, length));
     } catch {
       return undefined;
-    } finally {
-      closeSync(fd);
     }
   }
 
@@ -63,12 +69,13 @@ export class CursorFiles {
     const path = this.path(sessionId);
     return withFileLock(`${path}.lock`, 'the read position of a session', () => {
       const { next, result } = fn(this.read(sessionId));
-      if (next) this.write(path, next);
+      if (next) this.write(sessionId, next);
       return result;
     });
   }
 
   remove(sessionId: string): void {
+    this.forget(sessionId);
     try {
       unlinkSync(this.path(sessionId));
     } catch {
@@ -76,28 +83,54 @@ export class CursorFiles {
     }
   }
 
-  private write(path: string, position: ReadPosition): void {
-    const text = encode(position);
+  private write(sessionId: string, position: ReadPosition): void {
     const bytes = Buffer.alloc(RECORD_BYTES, 0x20);
-    bytes.write(text, 0, 'utf8');
+    bytes.write(encode(position), 0, 'utf8');
     try {
-      // In place when the record exists: a crash mid-write never leaves it truncated.
-      let fd: number;
-      try {
-        fd = openSync(path, 'r+');
-      } catch {
-        fd = openSync(path, 'w', 0o600);
-      }
-      try {
-        writeSync(fd, bytes, 0, RECORD_BYTES, 0);
-      } finally {
-        closeSync(fd);
-      }
+      // In place: a crash mid-write never leaves the record truncated.
+      writeSync(this.fd(sessionId, true) as number, bytes, 0, RECORD_BYTES, 0);
     } catch (error) {
       throw clientError(
         'store_error',
         `Cannot write a read position in ${this.dir} (${(error as NodeJS.ErrnoException).code ?? 'error'}).`,
       );
+    }
+  }
+
+  /**
+   * The open record of a session, opened (or created) when needed. A record another process
+   * removed (leave, rejoin) has no links left: it is dropped and opened afresh.
+   */
+  private fd(sessionId: string, create: boolean): number | undefined {
+    let fd = this.open.get(sessionId);
+    if (fd !== undefined && fstatSync(fd).nlink === 0) {
+      this.forget(sessionId);
+      fd = undefined;
+    }
+    if (fd !== undefined) return fd;
+    const path = this.path(sessionId);
+    try {
+      fd = openSync(path, 'r+');
+    } catch (error) {
+      if (!create || (error as NodeJS.ErrnoException).code !== 'ENOENT') return undefined;
+      fd = openSync(path, 'w+', 0o600);
+    }
+    this.open.set(sessionId, fd);
+    if (this.open.size > MAX_OPEN) {
+      const oldest = this.open.keys().next().value;
+      if (oldest !== undefined) this.forget(oldest);
+    }
+    return fd;
+  }
+
+  private forget(sessionId: string): void {
+    const fd = this.open.get(sessionId);
+    if (fd === undefined) return;
+    this.open.delete(sessionId);
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
     }
   }
 

@@ -1,9 +1,23 @@
 /**
- * A cross-process lock as a file created with O_EXCL, holding the owner's pid so a lock left by
- * a crashed (or SIGKILLed) process is broken at once instead of after a timeout. Held for a file
- * read and write only, so waiting is a short synchronous sleep.
+ * A cross-process lock as a file that holds the owner's pid, so a lock left by a crashed (or
+ * SIGKILLed) process is broken at once instead of after a timeout. Taking it is one hard link
+ * of this process's pid file to the lock's name (atomic, EEXIST when held): 10 µs here against
+ * 33 µs for creating, writing and closing a file with O_EXCL, which stays as the fallback where
+ * hard links are not supported. Held for a file read and write only, so waiting is a short
+ * synchronous sleep.
  */
-import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  linkSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
 import { clientError } from './errors.js';
 
 const LOCK_TIMEOUT_MS = 10_000;
@@ -11,6 +25,8 @@ const LOCK_TIMEOUT_MS = 10_000;
 const LOCK_STALE_MS = 30_000;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 const PID_LINE = Buffer.from(`${process.pid}\n`);
+/** Per directory: this process's pid file, or null where hard links failed. */
+const owners = new Map<string, string | null>();
 
 /** Runs `fn` while holding `lockFile`; `what` names the locked thing in error messages. */
 export function withFileLock<T>(lockFile: string, what: string, fn: () => T): T {
@@ -30,9 +46,7 @@ function lock(lockFile: string, what: string): void {
   const deadline = Date.now() + LOCK_TIMEOUT_MS;
   for (;;) {
     try {
-      const fd = openSync(lockFile, 'wx', 0o600);
-      writeSync(fd, PID_LINE);
-      closeSync(fd);
+      take(lockFile);
       return;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
@@ -61,16 +75,74 @@ function lock(lockFile: string, what: string): void {
 function isStale(lockFile: string): boolean {
   try {
     const owner = Number.parseInt(readFileSync(lockFile, 'utf8'), 10);
-    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid) {
-      try {
-        process.kill(owner, 0);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ESRCH') return true;
-      }
-    }
+    if (Number.isInteger(owner) && owner > 0) return owner !== process.pid && !isAlive(owner);
+    // No pid to ask about: only age can tell.
     return Date.now() - statSync(lockFile).mtimeMs > LOCK_STALE_MS;
   } catch {
     // Gone or unreadable between our attempts: just try again.
     return false;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, as another user's process.
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+function take(lockFile: string): void {
+  const owner = ownerFile(dirname(lockFile));
+  if (owner !== null) {
+    try {
+      linkSync(owner, lockFile);
+      return;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') throw error;
+      // The pid file went away (someone cleaned the directory): make it again next time.
+      if (code === 'ENOENT') owners.delete(dirname(lockFile));
+      else owners.set(dirname(lockFile), null);
+    }
+  }
+  const fd = openSync(lockFile, 'wx', 0o600);
+  writeSync(fd, PID_LINE);
+  closeSync(fd);
+}
+
+function ownerFile(dir: string): string | null {
+  let owner = owners.get(dir);
+  if (owner !== undefined) return owner;
+  owner = join(dir, `.owner-${process.pid}`);
+  removeDeadOwners(dir);
+  try {
+    writeFileSync(owner, PID_LINE, { mode: 0o600 });
+    const made = owner;
+    process.once('exit', () => {
+      try {
+        unlinkSync(made);
+      } catch {
+        // already gone
+      }
+    });
+  } catch {
+    owner = null;
+  }
+  owners.set(dir, owner);
+  return owner;
+}
+
+/** Pid files of processes that died without cleaning up (SIGKILL): one look per directory. */
+function removeDeadOwners(dir: string): void {
+  try {
+    for (const name of readdirSync(dir)) {
+      const pid = /^\.owner-(\d+)$/.exec(name)?.[1];
+      if (pid !== undefined && !isAlive(Number(pid))) unlinkSync(join(dir, name));
+    }
+  } catch {
+    // a directory we cannot list keeps its leftovers
   }
 }

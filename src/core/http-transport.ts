@@ -191,8 +191,6 @@ export class HttpTransport {
     }
 
     const budget = (options.timeoutMs ?? this.timeoutMs) + (spec.holdMs ?? 0);
-    const timeout = AbortSignal.timeout(budget);
-    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
     const what = `${spec.method} ${spec.path.replace(/\/v1\/sessions\/[^/]+/, '/v1/sessions/…').replace(/\/v1\/pair\/[^/]+/, '/v1/pair/…')}`;
 
     let statusCode: number;
@@ -205,17 +203,18 @@ export class HttpTransport {
         method: spec.method,
         headers,
         ...(body !== undefined && { body }),
-        signal,
-        // Our own signal decides timeouts; undici's must never fire first.
-        headersTimeout: budget + 1_000,
-        bodyTimeout: budget + 1_000,
+        // The caller's signal as it is, and undici's own timers for the budget: combining a
+        // timeout signal with the caller's (AbortSignal.timeout + AbortSignal.any) measured
+        // 15-25 µs a call, and every MCP tool call has a signal.
+        ...(options.signal !== undefined && { signal: options.signal }),
+        headersTimeout: budget,
+        bodyTimeout: budget,
       });
       statusCode = response.statusCode;
       responseHeaders = response.headers;
       text = await readBody(response.body);
     } catch (error) {
       throw transportError(error, {
-        timedOut: timeout.aborted,
         cancelled: options.signal?.aborted ?? false,
         what,
         budget,
@@ -332,7 +331,6 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
 }
 
 interface TransportContext {
-  timedOut: boolean;
   cancelled: boolean;
   what: string;
   budget: number;
@@ -343,7 +341,7 @@ function transportError(error: unknown, context: TransportContext): NexusError {
   const code = errorCode(error);
   if (context.cancelled)
     return new NexusError({ code: 'aborted', message: 'The operation was cancelled.' });
-  if (context.timedOut || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
     return new NexusError({
       code: 'timeout',
       message: `${context.what} on ${context.server} got no answer within ${context.budget} ms.`,

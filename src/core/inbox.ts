@@ -189,14 +189,16 @@ export class Inbox {
       this.client.send(session, body, signalOpt(options.signal)),
     );
     // Our own message must not wake our next wait: step past it when nothing else came between.
-    // Nothing durable changes otherwise, so nothing is written.
-    const cursor = this.store.movePosition(session, (position) => {
-      const next =
-        position.returned.length === 0 && BigInt(data.cursor) - 1n === BigInt(position.cursor)
-          ? { ...position, cursor: data.cursor, lastUsedAt: isoNow(this.clock) }
-          : undefined;
-      return { ...(next && { next }), result: next?.cursor ?? position.cursor };
-    });
+    // Nothing durable changes otherwise, so then nothing is locked or written.
+    const follows = (position: ReadPosition) =>
+      position.returned.length === 0 && BigInt(data.cursor) - 1n === BigInt(position.cursor);
+    const cursor = follows(this.store.position(session))
+      ? this.store.movePosition(session, (position) => {
+          if (!follows(position)) return { result: position.cursor };
+          const next = { ...position, cursor: data.cursor, lastUsedAt: isoNow(this.clock) };
+          return { next, result: next.cursor };
+        })
+      : session.cursor;
     return {
       session: toSessionInfo({ ...session, cursor }),
       id: data.id,

@@ -92,7 +92,14 @@ export {
   toNexusError,
 } from './errors.js';
 export type { Delivery, PollResult, SessionError } from './inbox.js';
-export { createLogger, type Logger, type LogLevel, type LogSink, stderrSink } from './logger.js';
+export {
+  createLogger,
+  type Logger,
+  type LogLevel,
+  type LogSink,
+  silentLogger,
+  stderrSink,
+} from './logger.js';
 export type { SessionManager } from './manager.js';
 export type { JoinResult, PairingInfo } from './membership.js';
 export { type MessageView, messageSize } from './messages.js';
