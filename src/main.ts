@@ -103,8 +103,10 @@ async function runCoreCommand(
   values: Record<string, string | boolean | undefined>,
   positional: string | undefined,
 ): Promise<number> {
-  const { checkedUrl, configFromEnv, createCore, importShellClientSessions, runDoctor } =
-    await import('./core/index.js');
+  const { configFromEnv, createCore } = await import('./core/index.js');
+  const { importShellClientSessions, runDoctor, setDefaultUrl } = await import(
+    './commands/index.js'
+  );
   const core = createCore({ config: configFromEnv(process.env, url === undefined ? {} : { url }) });
   const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
   try {
@@ -118,13 +120,7 @@ async function runCoreCommand(
       print(importShellClientSessions(core.manager, from));
       return 0;
     }
-    core.store.setDefaultServer(
-      positional === undefined ? undefined : checkedUrl(positional, 'URL'),
-    );
-    print({
-      savedUrl: core.store.read().defaultServer ?? null,
-      defaultServer: core.manager.defaultServer(),
-    });
+    print(setDefaultUrl(core.manager, positional));
     return 0;
   } finally {
     await core.close();

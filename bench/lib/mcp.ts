@@ -11,7 +11,9 @@ import {
   StdioClientTransport,
 } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { CLI, withTimeout } from './util.ts';
+import { CLI, ROOT, withTimeout } from './util.ts';
+
+const FLOOR = join(ROOT, 'bench', 'floor-server.mjs');
 
 export interface McpOptions {
   relayUrl: string;
@@ -61,9 +63,37 @@ export function newClient(): Client {
   );
 }
 
+/** The floor server (bench/floor-server.mjs) speaking as `agent` in its session. */
+export async function startFloor(
+  relayUrl: string,
+  agent: { sessionId: string; agentId: string; sessionKey: string },
+  nodeArgs: string[] = [],
+): Promise<McpServer> {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [...nodeArgs, FLOOR],
+    env: {
+      ...getDefaultEnvironment(),
+      FLOOR_URL: relayUrl,
+      FLOOR_SESSION: agent.sessionId,
+      FLOOR_AGENT: agent.agentId,
+      FLOOR_KEY: agent.sessionKey,
+    },
+    stderr: 'pipe',
+  });
+  return connectServer(transport, { relayUrl, agentId: agent.agentId, home: '' }, '');
+}
+
 export async function startMcp(options: McpOptions): Promise<McpServer> {
   const home = options.home ?? mkdtempSync(join(tmpdir(), 'nexus-bench-'));
-  const transport = mcpTransport(options, home);
+  return connectServer(mcpTransport(options, home), options, home);
+}
+
+async function connectServer(
+  transport: StdioClientTransport,
+  options: McpOptions,
+  home: string,
+): Promise<McpServer> {
   const stderr: string[] = [];
   transport.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
   const client = newClient();
@@ -92,7 +122,7 @@ export async function startMcp(options: McpOptions): Promise<McpServer> {
       closed = true;
       open.delete(server);
       await client.close().catch(() => undefined);
-      if (options.home === undefined) rmSync(home, { recursive: true, force: true });
+      if (options.home === undefined && home) rmSync(home, { recursive: true, force: true });
     },
   };
   open.add(server);

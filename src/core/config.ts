@@ -7,7 +7,7 @@ import {
   withoutCredentials,
 } from '../protocol/index.js';
 import { clientError } from './errors.js';
-import { DEFAULT_HTTP_TIMEOUT_MS } from './relay-client.js';
+import { DEFAULT_HTTP_TIMEOUT_MS } from './http-transport.js';
 
 export const PUBLIC_RELAY_URL = 'https://messaging.md';
 export const DEFAULT_POLL_INTERVAL_MS = 1_000;
@@ -25,6 +25,8 @@ export interface CoreConfig {
    * injected text cannot switch it off.
    */
   clientRedaction?: boolean;
+  /** `NEXUS_REQUESTS_PER_MINUTE`: requests a minute to each relay (0: no limit). */
+  requestsPerMinute?: number;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv, flags: { url?: string } = {}): CoreConfig {
@@ -51,6 +53,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv, flags: { url?: string } = 
       'NEXUS_POLL_INTERVAL_MS',
     ),
     clientRedaction: onOff(env.NEXUS_CLIENT_REDACTION, true, 'NEXUS_CLIENT_REDACTION'),
+    ...(nonEmpty(env.NEXUS_REQUESTS_PER_MINUTE) !== undefined && {
+      requestsPerMinute: wholeNumber(env.NEXUS_REQUESTS_PER_MINUTE, 'NEXUS_REQUESTS_PER_MINUTE'),
+    }),
   };
 }
 
@@ -93,4 +98,12 @@ function onOff(value: string | undefined, fallback: boolean, name: string): bool
   if (setting === undefined) return fallback;
   if (setting === 'on' || setting === 'off') return setting === 'on';
   throw clientError('invalid_argument', `${name} must be on or off.`);
+}
+
+function wholeNumber(value: string | undefined, name: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) {
+    throw clientError('invalid_argument', `${name} must be a whole number (0 for no limit).`);
+  }
+  return parsed;
 }

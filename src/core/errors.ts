@@ -54,13 +54,16 @@ const CLIENT_ERRORS = {
   session_expired: 'The session expired on its relay: tell the human, and create a new session.',
   store_error:
     'The local session store could not be read or written: check the permissions of its directory.',
+  request_budget:
+    "This server held back requests to keep within the relay's rate limit: call again after the time given.",
 } as const;
 
 export type ClientErrorCode = keyof typeof CLIENT_ERRORS;
+/** Every code a NexusError can carry: a typo in `isNexusError(e, '…')` does not compile. */
 export type NexusErrorCode = ProtocolErrorCode | ClientErrorCode;
 
 export interface NexusErrorInit {
-  code: string;
+  code: NexusErrorCode;
   message: string;
   status?: number;
   hint?: string;
@@ -76,7 +79,7 @@ export interface NexusErrorInit {
 
 export class NexusError extends Error {
   override readonly name = 'NexusError';
-  readonly code: string;
+  readonly code: NexusErrorCode;
   readonly status: number | undefined;
   readonly hint: string;
   readonly requestId: string | undefined;
@@ -112,10 +115,13 @@ export class NexusError extends Error {
   }
 }
 
-export function hintFor(code: string): string {
+export function hintFor(code: NexusErrorCode): string {
   if (isProtocolErrorCode(code)) return PROTOCOL_ERRORS[code].hint;
-  if (Object.hasOwn(CLIENT_ERRORS, code)) return CLIENT_ERRORS[code as ClientErrorCode];
-  return CLIENT_ERRORS.http_error;
+  return CLIENT_ERRORS[code];
+}
+
+export function isClientErrorCode(code: string): code is ClientErrorCode {
+  return Object.hasOwn(CLIENT_ERRORS, code);
 }
 
 export function clientError(
@@ -131,7 +137,7 @@ export function quoted(value: string, max = 80): string {
   return value.length > max ? `${JSON.stringify(value.slice(0, max))}…` : JSON.stringify(value);
 }
 
-export function isNexusError(error: unknown, code?: string): error is NexusError {
+export function isNexusError(error: unknown, code?: NexusErrorCode): error is NexusError {
   return error instanceof NexusError && (code === undefined || error.code === code);
 }
 

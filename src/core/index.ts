@@ -1,12 +1,18 @@
 /**
- * The client core, assembled: relay client, store, session manager and watcher. Knows HTTP
- * and disk, nothing of MCP, so a CLI or another host could sit on it too.
+ * The client core, assembled: relay client, store, session services and watcher. Knows HTTP
+ * and disk, nothing of MCP, so a CLI or another host could sit on it too. Exports only what the
+ * MCP layer and the terminal commands use; everything else is the core's own business.
  */
 import { type Clock, systemClock } from './clock.js';
 import type { CoreConfig } from './config.js';
+import { Inbox } from './inbox.js';
 import { createLogger, type Logger, stderrSink } from './logger.js';
 import { SessionManager } from './manager.js';
+import { Membership } from './membership.js';
 import { RelayClient, type RelayClientOptions } from './relay-client.js';
+import { RequestBudget } from './request-budget.js';
+import { SessionRegistry } from './session-registry.js';
+import { SessionStatus } from './session-status.js';
 import { defaultStoreDir, SessionStore } from './store.js';
 import { Watcher } from './watcher.js';
 
@@ -22,6 +28,7 @@ export interface CoreOptions {
 export interface Core {
   manager: SessionManager;
   watcher: Watcher;
+  /** The store and the client, for tests and diagnostics: services go through the manager. */
   store: SessionStore;
   client: RelayClient;
   logger: Logger;
@@ -29,30 +36,36 @@ export interface Core {
 }
 
 export function createCore(options: CoreOptions): Core {
+  const { config } = options;
   const logger = options.logger ?? createLogger(stderrSink());
   const clock = options.clock ?? systemClock;
-  const store = new SessionStore({
-    dir: options.config.home ?? defaultStoreDir(),
-    logger,
+  const store = new SessionStore({ dir: config.home ?? defaultStoreDir(), logger, clock });
+  const client = new RelayClient({ ...options.client, timeoutMs: config.httpTimeoutMs, clock });
+  const budget = new RequestBudget({
     clock,
+    ...(config.requestsPerMinute !== undefined && { perMinute: config.requestsPerMinute }),
   });
-  const client = new RelayClient({
-    ...options.client,
-    timeoutMs: options.config.httpTimeoutMs,
-    clock,
-  });
-  const manager = new SessionManager({
+  const registry = new SessionRegistry({
     store,
-    client,
     logger,
     clock,
-    ...(options.config.url !== undefined && { url: options.config.url }),
-    ...(options.config.agentId !== undefined && { agentId: options.config.agentId }),
+    ...(config.url !== undefined && { url: config.url }),
+    ...(config.agentId !== undefined && { agentId: config.agentId }),
+  });
+  const inbox = new Inbox({ registry, store, client, budget, clock });
+  const manager = new SessionManager({
+    registry,
+    inbox,
+    membership: new Membership(registry, client, logger),
+    status: new SessionStatus(registry, client),
   });
   const watcher = new Watcher({
-    manager,
+    registry,
+    inbox,
+    budget,
+    clock,
     logger,
-    pollIntervalMs: options.config.pollIntervalMs,
+    pollIntervalMs: config.pollIntervalMs,
     ...(options.longPollMs !== undefined && { longPollMs: options.longPollMs }),
   });
   return {
@@ -68,15 +81,32 @@ export function createCore(options: CoreOptions): Core {
   };
 }
 
-export * from './clock.js';
-export * from './config.js';
-export * from './doctor.js';
-export * from './errors.js';
-export * from './import-cli.js';
-export * from './logger.js';
-export * from './manager.js';
-export * from './messages.js';
-export * from './relay-client.js';
-export * from './sessions.js';
-export * from './store.js';
-export * from './watcher.js';
+export type { Clock } from './clock.js';
+export { mapLimit } from './concurrency.js';
+export { type CoreConfig, checkedUrl, configFromEnv, PUBLIC_RELAY_URL } from './config.js';
+export {
+  clientError,
+  isNexusError,
+  type NetworkCause,
+  NexusError,
+  type NexusErrorCode,
+  toNexusError,
+  UNREACHABLE_HINTS,
+} from './errors.js';
+export { NETWORK_CAUSES } from './http-transport.js';
+export type { Delivery, PollResult, SessionError } from './inbox.js';
+export {
+  createLogger,
+  type Logger,
+  type LogLevel,
+  type LogSink,
+  silentLogger,
+  stderrSink,
+} from './logger.js';
+export type { SessionManager } from './manager.js';
+export type { JoinResult, PairingInfo } from './membership.js';
+export { type MessageView, messageSize } from './messages.js';
+export type { LiveStatus } from './session-status.js';
+export { type SessionInfo, validateAlias } from './sessions.js';
+export { defaultStoreDir, SessionStore } from './store.js';
+export type { Watcher } from './watcher.js';

@@ -36,8 +36,4 @@ export function stderrSink(minLevel: LogLevel = 'info'): LogSink {
   };
 }
 
-export function levelAtLeast(level: LogLevel, minLevel: LogLevel): boolean {
-  return LEVELS[level] >= LEVELS[minLevel];
-}
-
 export const silentLogger: Logger = createLogger(() => undefined);

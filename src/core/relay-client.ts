@@ -1,18 +1,13 @@
 /**
- * Typed HTTP client for the NexusMessaging protocol: one method per operation, one keep-alive
- * undici Pool per origin, explicit timeouts, retries only where they are safe, and every failure
- * turned into a NexusError.
+ * The NexusMessaging protocol's operations, one method each, over the HTTP transport
+ * (http-transport.ts: connections, timeouts, retries, errors).
  */
-import type { Pool } from 'undici';
 import type { z } from 'zod';
 import {
   ClaimResponse,
   type CreateSessionRequest,
   CreateSessionResponse,
-  ErrorBody,
-  frameRelayText,
   HealthResponse,
-  isProtocolErrorCode,
   JoinResponse,
   LeaveResponse,
   MAX_WAIT_MS,
@@ -25,58 +20,50 @@ import {
   SessionStatusResponse,
   StatsResponse,
 } from '../protocol/index.js';
-import { VERSION } from '../version.js';
-import { readBoundedText } from './bounded-body.js';
-import { type Clock, delay, type Sleep, systemClock } from './clock.js';
-import { hintFor, type NetworkCause, NexusError } from './errors.js';
+import { type Clock, systemClock } from './clock.js';
+import { NexusError } from './errors.js';
+import {
+  type CallOptions,
+  HttpTransport,
+  type RequestSpec,
+  type Scrub,
+  type TransportOptions,
+} from './http-transport.js';
+import { shortId } from './sessions.js';
 
-export const DEFAULT_HTTP_TIMEOUT_MS = 10_000;
+export {
+  type CallOptions,
+  DEFAULT_HTTP_TIMEOUT_MS,
+  type RetryPolicy,
+  type Scrub,
+} from './http-transport.js';
+
 const HEALTH_TTL_MS = 5 * 60_000;
 const HEALTH_FAILURE_TTL_MS = 30_000;
 
-export interface RetryPolicy {
-  /** Total attempts, the first included. */
-  attempts: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
-  /** No retry starts once this much time has passed since the first attempt. */
-  maxTotalMs: number;
-}
-
-export const DEFAULT_RETRY: RetryPolicy = {
-  attempts: 3,
-  baseDelayMs: 250,
-  maxDelayMs: 5_000,
-  maxTotalMs: 15_000,
-};
-
-export interface RelayClientOptions {
-  timeoutMs?: number;
-  retry?: Partial<RetryPolicy>;
-  sleep?: Sleep;
-  clock?: Clock;
-  random?: () => number;
-}
-
-/** A value to keep out of error messages (a key, a full session id) and what to show instead. */
-export interface Scrub {
-  value: string;
-  replacement: string;
-}
-
-export interface CallOptions {
-  signal?: AbortSignal;
-  /** Overrides the client's timeout for this call (status probes use a short one). */
-  timeoutMs?: number;
-  /** Overrides the retry policy's attempt count for this call (1 = no retry). */
-  attempts?: number;
-}
+export type RelayClientOptions = TransportOptions;
 
 export interface Capabilities {
   reachable: boolean;
   version?: string;
   messageFormat: string[];
   longPoll: boolean;
+}
+
+/** A session on its relay: what the public session operations need. */
+export interface SessionRef {
+  server: string;
+  sessionId: string;
+}
+
+/** An agent in a session: what the operations that name the caller need. */
+export interface AgentRef extends SessionRef {
+  agentId: string;
+}
+
+/** A member with its session key: what signed operations (send, leave) need. */
+export interface Credentials extends AgentRef {
+  sessionKey: string;
 }
 
 export interface PollQuery {
@@ -87,47 +74,18 @@ export interface PollQuery {
   limit?: number;
 }
 
-interface RequestSpec<S extends z.ZodType> {
-  method: 'GET' | 'PUT' | 'POST' | 'DELETE';
-  path: string;
-  query?: Record<string, string | undefined>;
-  headers?: Record<string, string | undefined>;
-  body?: unknown;
-  schema: S;
-  /** Safe to send again after a network error, a 5xx or a 429. */
-  idempotent: boolean;
-  /** Extra time the relay may legitimately hold the request (long-poll). */
-  holdMs?: number;
-  scrub?: Scrub[];
-}
-
-const NEVER_SENT = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
-let undici: Promise<typeof import('undici')> | undefined;
-
 export class RelayClient {
-  readonly timeoutMs: number;
-  private readonly retry: RetryPolicy;
-  private readonly sleep: Sleep;
+  private readonly http: HttpTransport;
   private readonly clock: Clock;
-  private readonly random: () => number;
-  private readonly pools = new Map<string, Pool>();
   private readonly capabilityCache = new Map<string, { value: Capabilities; until: number }>();
-  private closed = false;
 
   constructor(options: RelayClientOptions = {}) {
-    this.timeoutMs = options.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS;
-    this.retry = { ...DEFAULT_RETRY, ...options.retry };
-    this.sleep = options.sleep ?? delay;
+    this.http = new HttpTransport(options);
     this.clock = options.clock ?? systemClock;
-    this.random = options.random ?? Math.random;
+  }
+
+  get timeoutMs(): number {
+    return this.http.timeoutMs;
   }
 
   // ---- operations -------------------------------------------------------------------------
@@ -146,42 +104,37 @@ export class RelayClient {
     );
   }
 
-  status(server: string, sessionId: string, options?: CallOptions) {
+  status(session: SessionRef, options?: CallOptions) {
     return this.call(
-      server,
+      session.server,
       {
         method: 'GET',
-        path: `/v1/sessions/${enc(sessionId)}`,
+        path: `/v1/sessions/${enc(session.sessionId)}`,
         schema: SessionStatusResponse,
         idempotent: true,
-        scrub: idScrub(sessionId),
+        scrub: idScrub(session.sessionId),
       },
       options,
     );
   }
 
-  join(server: string, sessionId: string, agentId: string, options?: CallOptions) {
+  join(member: AgentRef, options?: CallOptions) {
     return this.call(
-      server,
+      member.server,
       {
         method: 'POST',
-        path: `/v1/sessions/${enc(sessionId)}/join`,
-        headers: { 'x-agent-id': agentId },
+        path: `/v1/sessions/${enc(member.sessionId)}/join`,
+        headers: { 'x-agent-id': member.agentId },
         schema: JoinResponse,
         idempotent: false,
-        scrub: idScrub(sessionId),
+        scrub: idScrub(member.sessionId),
       },
       options,
     );
   }
 
-  leave(
-    server: string,
-    sessionId: string,
-    agentId: string,
-    sessionKey: string,
-    options?: CallOptions,
-  ) {
+  leave(credentials: Credentials, options?: CallOptions) {
+    const { server, sessionId, agentId, sessionKey } = credentials;
     return this.call(
       server,
       {
@@ -196,36 +149,24 @@ export class RelayClient {
     );
   }
 
-  renew(
-    server: string,
-    sessionId: string,
-    agentId: string,
-    ttl: number | undefined,
-    options?: CallOptions,
-  ) {
+  renew(member: AgentRef, ttl: number | undefined, options?: CallOptions) {
     return this.call(
-      server,
+      member.server,
       {
         method: 'POST',
-        path: `/v1/sessions/${enc(sessionId)}/renew`,
-        headers: { 'x-agent-id': agentId },
+        path: `/v1/sessions/${enc(member.sessionId)}/renew`,
+        headers: { 'x-agent-id': member.agentId },
         body: ttl === undefined ? {} : { ttl },
         schema: RenewResponse,
         idempotent: false,
-        scrub: idScrub(sessionId),
+        scrub: idScrub(member.sessionId),
       },
       options,
     );
   }
 
-  send(
-    server: string,
-    sessionId: string,
-    agentId: string,
-    sessionKey: string | undefined,
-    body: SendRequest,
-    options?: CallOptions,
-  ) {
+  send(credentials: Credentials, body: SendRequest, options?: CallOptions) {
+    const { server, sessionId, agentId, sessionKey } = credentials;
     return this.call(
       server,
       {
@@ -241,45 +182,39 @@ export class RelayClient {
     );
   }
 
-  poll(
-    server: string,
-    sessionId: string,
-    agentId: string,
-    query: PollQuery = {},
-    options?: CallOptions,
-  ) {
+  poll(member: AgentRef, query: PollQuery = {}, options?: CallOptions) {
     const waitMs = query.waitMs ? Math.min(Math.max(0, Math.trunc(query.waitMs)), MAX_WAIT_MS) : 0;
     return this.call(
-      server,
+      member.server,
       {
         method: 'GET',
-        path: `/v1/sessions/${enc(sessionId)}/messages`,
+        path: `/v1/sessions/${enc(member.sessionId)}/messages`,
         query: {
           after: query.after,
           members: query.members ? 'true' : undefined,
           waitMs: waitMs > 0 ? String(waitMs) : undefined,
           limit: query.limit === undefined ? undefined : String(query.limit),
         },
-        headers: { 'x-agent-id': agentId },
+        headers: { 'x-agent-id': member.agentId },
         schema: PollResponse,
         idempotent: true,
         holdMs: waitMs,
-        scrub: idScrub(sessionId),
+        scrub: idScrub(member.sessionId),
       },
       options,
     );
   }
 
-  pair(server: string, sessionId: string, options?: CallOptions) {
+  pair(session: SessionRef, options?: CallOptions) {
     return this.call(
-      server,
+      session.server,
       {
         method: 'PUT',
         path: '/v1/pair',
-        body: { sessionId },
+        body: { sessionId: session.sessionId },
         schema: PairResponse,
         idempotent: false,
-        scrub: idScrub(sessionId),
+        scrub: idScrub(session.sessionId),
       },
       options,
     );
@@ -360,237 +295,13 @@ export class RelayClient {
   }
 
   /** Drops every connection at once: in-flight long-polls end with `aborted`. */
-  async close(): Promise<void> {
-    this.closed = true;
-    const pools = [...this.pools.values()];
-    this.pools.clear();
-    await Promise.all(pools.map((pool) => pool.destroy().catch(() => undefined)));
+  close(): Promise<void> {
+    return this.http.close();
   }
 
-  // ---- transport --------------------------------------------------------------------------
-
-  private async call<S extends z.ZodType>(
-    server: string,
-    spec: RequestSpec<S>,
-    options: CallOptions = {},
-  ): Promise<{ data: z.output<S>; requestId?: string }> {
-    const started = this.clock.now();
-    const attempts = options.attempts ?? this.retry.attempts;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.once(server, spec, options);
-      } catch (error) {
-        if (!(error instanceof NexusError)) throw error;
-        const safe = spec.idempotent ? error.retryable : error.notSent;
-        const elapsed = this.clock.now() - started;
-        if (
-          !safe ||
-          attempt >= attempts ||
-          elapsed >= this.retry.maxTotalMs ||
-          options.signal?.aborted
-        ) {
-          throw error;
-        }
-        const backoff = Math.min(
-          this.retry.maxDelayMs,
-          this.retry.baseDelayMs * 2 ** (attempt - 1),
-        );
-        const jittered = backoff / 2 + this.random() * (backoff / 2);
-        const wait = Math.min(
-          Math.max(error.retryAfterMs ?? 0, jittered),
-          this.retry.maxTotalMs - elapsed,
-        );
-        if (
-          error.retryAfterMs !== undefined &&
-          error.retryAfterMs > this.retry.maxTotalMs - elapsed
-        )
-          throw error;
-        try {
-          await this.sleep(wait, options.signal);
-        } catch {
-          throw new NexusError({ code: 'aborted', message: 'The operation was cancelled.' });
-        }
-      }
-    }
+  private call<S extends z.ZodType>(server: string, spec: RequestSpec<S>, options?: CallOptions) {
+    return this.http.call(server, spec, options);
   }
-
-  private async once<S extends z.ZodType>(
-    server: string,
-    spec: RequestSpec<S>,
-    options: CallOptions,
-  ): Promise<{ data: z.output<S>; requestId?: string }> {
-    if (this.closed)
-      throw new NexusError({ code: 'aborted', message: 'The client is shutting down.' });
-    if (options.signal?.aborted)
-      throw new NexusError({ code: 'aborted', message: 'The operation was cancelled.' });
-
-    const base = new URL(server);
-    const query = new URLSearchParams();
-    for (const [key, value] of Object.entries(spec.query ?? {}))
-      if (value !== undefined) query.set(key, value);
-    const path = `${base.pathname.replace(/\/+$/, '')}${spec.path}${query.size ? `?${query}` : ''}`;
-    const headers: Record<string, string> = {
-      'user-agent': `nexus-messaging-mcp/${VERSION}`,
-      accept: 'application/json',
-    };
-    for (const [key, value] of Object.entries(spec.headers ?? {}))
-      if (value !== undefined) headers[key] = value;
-    let body: string | undefined;
-    if (spec.body !== undefined) {
-      body = JSON.stringify(spec.body);
-      headers['content-type'] = 'application/json';
-    }
-
-    const budget = (options.timeoutMs ?? this.timeoutMs) + (spec.holdMs ?? 0);
-    const timeout = AbortSignal.timeout(budget);
-    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-    const what = `${spec.method} ${spec.path.replace(/\/v1\/sessions\/[^/]+/, '/v1/sessions/…').replace(/\/v1\/pair\/[^/]+/, '/v1/pair/…')}`;
-
-    let statusCode: number;
-    let responseHeaders: Record<string, string | string[] | undefined>;
-    let text: string;
-    try {
-      const response = await (await this.pool(base.origin)).request({
-        path,
-        method: spec.method,
-        headers,
-        ...(body !== undefined && { body }),
-        signal,
-        // Our own signal decides timeouts; undici's must never fire first.
-        headersTimeout: budget + 1_000,
-        bodyTimeout: budget + 1_000,
-      });
-      statusCode = response.statusCode;
-      responseHeaders = response.headers;
-      text = await readBoundedText(response.body, {
-        signal,
-        contentLength: response.headers['content-length'],
-        what,
-      });
-    } catch (error) {
-      throw transportError(error, {
-        timedOut: timeout.aborted,
-        cancelled: options.signal?.aborted ?? false,
-        what,
-        budget,
-        server: base.origin,
-      });
-    }
-
-    const requestId = firstHeader(responseHeaders['x-request-id']);
-    const withId = requestId === undefined ? {} : { requestId };
-    let json: unknown;
-    let isJson = false;
-    try {
-      json = JSON.parse(text);
-      isJson = true;
-    } catch {
-      // handled below: a body that is not JSON is an answer of its own kind
-    }
-
-    if (statusCode >= 200 && statusCode < 300) {
-      if (!isJson) {
-        throw new NexusError({
-          code: 'non_json_response',
-          status: statusCode,
-          message: `${what} answered ${statusCode} with a body that is not JSON: ${excerpt(text, spec.scrub)}`,
-          ...withId,
-        });
-      }
-      const parsed = spec.schema.safeParse(json);
-      if (!parsed.success) {
-        throw new NexusError({
-          code: 'protocol_error',
-          status: statusCode,
-          message: `${what} answered with an unexpected body (${parsed.error.issues
-            .slice(0, 3)
-            .map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`)
-            .join('; ')})`,
-          ...withId,
-        });
-      }
-      return { data: parsed.data, ...withId };
-    }
-
-    const retryAfterMs = parseRetryAfter(
-      firstHeader(responseHeaders['retry-after']),
-      this.clock.now(),
-    );
-    const retryable = statusCode === 429 || statusCode >= 500;
-    const common = {
-      status: statusCode,
-      retryable,
-      ...withId,
-      ...(retryAfterMs !== undefined && { retryAfterMs }),
-    };
-    const errorBody = isJson ? ErrorBody.safeParse(json) : undefined;
-    if (errorBody?.success) {
-      const code = errorBody.data.error;
-      const message = excerpt(
-        withDetails(errorBody.data.message ?? code, errorBody.data.details, spec.body),
-        spec.scrub,
-      );
-      throw new NexusError({
-        code:
-          isProtocolErrorCode(code) || /^[a-z][a-z0-9_]{0,63}$/.test(code) ? code : 'http_error',
-        message,
-        ...common,
-        ...(errorBody.data.details !== undefined && { details: errorBody.data.details }),
-      });
-    }
-    if (!isJson) {
-      throw new NexusError({
-        code: 'non_json_response',
-        message: `${what} answered ${statusCode} with a body that is not JSON: ${excerpt(text, spec.scrub)}`,
-        ...common,
-      });
-    }
-    throw new NexusError({
-      code: 'http_error',
-      message: `${what} answered ${statusCode}.`,
-      ...common,
-    });
-  }
-
-  private async pool(origin: string): Promise<Pool> {
-    let pool = this.pools.get(origin);
-    if (!pool) {
-      // Loaded on first use: undici is a sixth of the server's start-up, and a host starts
-      // every configured server when it launches, long before any of them is called.
-      undici ??= import('undici');
-      const { Pool } = await undici;
-      pool = this.pools.get(origin);
-      if (pool) return pool;
-      pool = new Pool(origin, {
-        connect: { timeout: Math.min(this.timeoutMs, DEFAULT_HTTP_TIMEOUT_MS) },
-        keepAliveTimeout: 30_000,
-        pipelining: 1,
-      });
-      this.pools.set(origin, pool);
-    }
-    return pool;
-  }
-}
-
-/**
- * A refusal's details folded into its message, with the value we sent for each field named, so
- * the reader sees the field, the rule and the value in one line.
- */
-function withDetails(message: string, details: unknown[] | undefined, body: unknown): string {
-  const parts = [message];
-  // A hostile relay could send any number of details of any length: three short ones say enough.
-  for (const detail of (details ?? []).slice(0, 3)) {
-    if (typeof detail !== 'object' || detail === null) continue;
-    const { path, message: rule } = detail as { path?: unknown; message?: unknown };
-    const field = Array.isArray(path) ? path.join('.') : typeof path === 'string' ? path : '';
-    if (typeof rule === 'string' && !message.includes(rule))
-      parts.push(`${field.slice(0, 40)}: ${rule.slice(0, 120)}`);
-    if (field && typeof body === 'object' && body !== null && Object.hasOwn(body, field)) {
-      const sent = JSON.stringify((body as Record<string, unknown>)[field]) ?? 'undefined';
-      parts.push(`sent ${field}: ${sent.length > 60 ? `${sent.slice(0, 60)}…` : sent}`);
-    }
-  }
-  return parts.join('; ');
 }
 
 function enc(segment: string): string {
@@ -598,107 +309,14 @@ function enc(segment: string): string {
 }
 
 function idScrub(sessionId: string): Scrub[] {
-  return [{ value: sessionId, replacement: `${sessionId.slice(0, 12)}…` }];
+  return [{ value: sessionId, replacement: `${shortId(sessionId)}…` }];
 }
 
-function keyScrub(sessionKey: string | undefined): Scrub[] {
+function keyScrub(sessionKey: string): Scrub[] {
   return sessionKey ? [{ value: sessionKey, replacement: '[session key]' }] : [];
 }
 
-/** Relay-written text in an error: scrubbed first, then cut, framed as untrusted. */
-function excerpt(text: string, scrub?: Scrub[]): string {
-  return frameRelayText(text, scrub);
-}
-
-function firstHeader(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
-
-export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
-  if (value === undefined) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
-interface TransportContext {
-  timedOut: boolean;
-  cancelled: boolean;
-  what: string;
-  budget: number;
-  server: string;
-}
-
-function transportError(error: unknown, context: TransportContext): NexusError {
-  if (error instanceof NexusError) return error;
-  const code = errorCode(error);
-  if (context.cancelled)
-    return new NexusError({ code: 'aborted', message: 'The operation was cancelled.' });
-  if (context.timedOut || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
-    return new NexusError({
-      code: 'timeout',
-      message: `${context.what} on ${context.server} got no answer within ${context.budget} ms.`,
-      retryable: false,
-    });
-  }
-  const notSent = code !== undefined && NEVER_SENT.has(code);
-  const network = networkCause(code);
-  if (code === 'UND_ERR_CONNECT_TIMEOUT') {
-    return new NexusError({
-      code: 'timeout',
-      message: `Connecting to ${context.server} timed out: the host did not answer (a firewall, or a wrong address?).`,
-      hint: hintFor('network_error'),
-      retryable: true,
-      notSent: true,
-      network,
-    });
-  }
-  const reason = code ?? (error instanceof Error ? error.message : 'unknown error');
-  return new NexusError({
-    code: 'network_error',
-    message: `${context.what} could not reach ${context.server}: ${NETWORK_CAUSES[network]} (${reason}).`,
-    retryable: true,
-    notSent,
-    network,
-  });
-}
-
-/** What each cause means, in the words of someone looking at their setup. */
-export const NETWORK_CAUSES: Record<NetworkCause, string> = {
-  dns: 'the host name does not resolve (DNS)',
-  refused: 'the connection was refused, nothing listens at that address and port',
-  tls: 'the TLS handshake failed (a certificate problem, or https:// to a plain http port)',
-  timeout: 'connecting timed out',
-  unreachable: 'there is no route to the host',
-  reset: 'the connection was closed before the relay answered',
-  other: 'the connection failed',
-};
-
-/** Sorts a connection failure's code into the causes a human can act on. */
-export function networkCause(code: string | undefined): NetworkCause {
-  if (code === undefined) return 'other';
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_FAIL') return 'dns';
-  if (code === 'ECONNREFUSED') return 'refused';
-  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT') return 'timeout';
-  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return 'unreachable';
-  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET') return 'reset';
-  if (/CERT|TLS|SSL|EPROTO|SIGNATURE/.test(code)) return 'tls';
-  return 'other';
-}
-
-function errorCode(error: unknown): string | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 4 && current; depth++) {
-    if (
-      typeof current === 'object' &&
-      current !== null &&
-      'code' in current &&
-      typeof current.code === 'string'
-    ) {
-      return current.code;
-    }
-    current = current instanceof Error ? current.cause : undefined;
-  }
-  return undefined;
+/** Call options carrying the caller's signal, when there is one. */
+export function signalOpt(signal: AbortSignal | undefined): { signal?: AbortSignal } {
+  return signal ? { signal } : {};
 }

@@ -7,31 +7,20 @@
  * re-reads the file under it, and writes atomically (conf writes via rename). Cursors only ever
  * move forward under that lock, whichever process writes last.
  */
-import {
-  chmodSync,
-  closeSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Conf from 'conf';
 import envPaths from 'env-paths';
 import { z } from 'zod';
 import { CURSOR_PATTERN, maxCursor } from '../protocol/index.js';
-import { type Clock, systemClock } from './clock.js';
+import { type Clock, isoNow, systemClock } from './clock.js';
+import { CursorFiles, type ReadPosition } from './cursor-file.js';
 import { clientError, NexusError } from './errors.js';
+import { withFileLock } from './file-lock.js';
 import type { Logger } from './logger.js';
+import { shortId } from './sessions.js';
 
 export const STORE_FILE_NAME = 'store.json';
-const LOCK_TIMEOUT_MS = 10_000;
-/** A lock older than this whose owner cannot be checked is taken as left by a crash. */
-const LOCK_STALE_MS = 30_000;
 
 export const SessionRole = z.enum(['creator', 'member']);
 export type SessionRole = z.infer<typeof SessionRole>;
@@ -83,8 +72,6 @@ export interface SessionStoreOptions {
   clock?: Clock;
 }
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-
 export class SessionStore {
   readonly dir: string;
   readonly file: string;
@@ -92,7 +79,10 @@ export class SessionStore {
   private readonly conf: Conf<StoreData>;
   private readonly logger: Logger;
   private readonly clock: Clock;
+  private readonly cursors: CursorFiles;
   private validatedText: string | undefined;
+  /** The parsed store and the file identity (inode, size, mtime) it was parsed from. */
+  private cached: { identity: string; data: StoreData } | undefined;
 
   constructor(options: SessionStoreOptions) {
     this.dir = options.dir;
@@ -109,6 +99,7 @@ export class SessionStore {
     }
     this.file = join(this.dir, STORE_FILE_NAME);
     this.lockFile = join(this.dir, 'store.lock');
+    this.cursors = new CursorFiles(this.dir);
     // conf throws on a damaged file as soon as it is constructed: recover before, at start-up.
     this.recoverIfDamaged();
     this.conf = new Conf<StoreData>({
@@ -121,20 +112,64 @@ export class SessionStore {
     });
   }
 
-  // ---- reads (no lock: conf replaces the file atomically, so a read sees a whole version) ----
+  // ---- reads (no lock: the file is replaced atomically, so a read sees a whole version) ----
 
+  /**
+   * The store file as parsed; cursors here are only where reading started (see `position`).
+   * Parsed once per version of the file: a stat decides whether it changed. Do not mutate.
+   */
   read(): StoreData {
+    const identity = this.identity();
+    if (identity !== undefined && this.cached?.identity === identity) return this.cached.data;
     const data = this.tryRead();
-    if (data) return data;
+    if (data) {
+      if (identity !== undefined) this.cached = { identity, data };
+      return data;
+    }
     return this.transaction((fresh) => fresh, false);
   }
 
+  /** Every session with its current read position. */
   all(): StoredSession[] {
+    return Object.values(this.read().sessions).map((session) => this.withPosition(session));
+  }
+
+  /** Every session as the store file holds it, without reading any read position. */
+  list(): StoredSession[] {
     return Object.values(this.read().sessions);
   }
 
   get(sessionId: string): StoredSession | undefined {
-    return this.read().sessions[sessionId];
+    const session = this.read().sessions[sessionId];
+    return session && this.withPosition(session);
+  }
+
+  /** A session with its cursor and last use taken from its read position. */
+  withPosition(session: StoredSession): StoredSession {
+    const position = this.cursors.read(session.sessionId);
+    if (!position) return session;
+    return {
+      ...session,
+      cursor: maxCursor(session.cursor, position.cursor),
+      ...(position.lastUsedAt !== undefined &&
+        position.lastUsedAt > session.lastUsedAt && { lastUsedAt: position.lastUsedAt }),
+    };
+  }
+
+  /** Where reading a session stands: its cursor and any ranges given back to hand over again. */
+  position(session: StoredSession): ReadPosition {
+    return merged(session, this.cursors.read(session.sessionId));
+  }
+
+  /**
+   * The compare-and-advance step for read positions: `fn` sees the current position and returns
+   * the next one (or none to write nothing), under the session's own lock.
+   */
+  movePosition<T>(
+    session: StoredSession,
+    fn: (current: ReadPosition) => { next?: ReadPosition; result: T },
+  ): T {
+    return this.cursors.update(session.sessionId, (record) => fn(merged(session, record)));
   }
 
   // ---- writes ------------------------------------------------------------------------------
@@ -156,6 +191,8 @@ export class SessionStore {
       const alias = session.alias ?? existing?.alias;
       if (alias !== undefined) assertAliasFree(data, alias, session.sessionId);
       data.sessions[session.sessionId] = { ...session, ...(alias !== undefined && { alias }) };
+      // A new membership reads from the cursor it was put with, not where an old one stopped.
+      this.cursors.remove(session.sessionId);
     });
   }
 
@@ -177,6 +214,7 @@ export class SessionStore {
     return this.update((data) => {
       if (!data.sessions[sessionId]) return false;
       delete data.sessions[sessionId];
+      this.cursors.remove(sessionId);
       return true;
     });
   }
@@ -187,25 +225,22 @@ export class SessionStore {
   }
 
   /**
-   * advanceCursor for several sessions under one lock and one write; returns each session as
-   * now stored (sessions no longer in the store are left out).
+   * advanceCursor for several sessions, each under its own lock; returns each session as now
+   * stored (sessions no longer in the store are left out).
    */
   advanceCursors(cursors: ReadonlyMap<string, string>): Map<string, StoredSession> {
-    return this.update(
-      (data) => {
-        const now = new Date(this.clock.now()).toISOString();
-        const stored = new Map<string, StoredSession>();
-        for (const [sessionId, cursor] of cursors) {
-          const session = data.sessions[sessionId];
-          if (!session) continue;
-          session.cursor = maxCursor(session.cursor, cursor);
-          session.lastUsedAt = now;
-          stored.set(sessionId, session);
-        }
-        return stored;
-      },
-      { durable: false },
-    );
+    const now = isoNow(this.clock);
+    const stored = new Map<string, StoredSession>();
+    for (const [sessionId, cursor] of cursors) {
+      const session = this.read().sessions[sessionId];
+      if (!session) continue;
+      const moved = this.movePosition(session, (current) => {
+        const next = { ...current, cursor: maxCursor(current.cursor, cursor), lastUsedAt: now };
+        return { next, result: next.cursor };
+      });
+      stored.set(sessionId, { ...session, cursor: moved, lastUsedAt: now });
+    }
+    return stored;
   }
 
   setAlias(sessionId: string, alias: string | undefined): StoredSession {
@@ -242,7 +277,7 @@ export class SessionStore {
   /** Drops sessions found expired more than `ageMs` ago; returns how many went. */
   pruneExpired(ageMs: number): number {
     const cutoff = this.clock.now() - ageMs;
-    const stale = this.all().filter(
+    const stale = this.list().filter(
       (session) => session.expiredAt && Date.parse(session.expiredAt) <= cutoff,
     );
     if (stale.length === 0) return 0;
@@ -271,6 +306,15 @@ export class SessionStore {
   }
 
   // ---- internals ---------------------------------------------------------------------------
+
+  private identity(): string | undefined {
+    try {
+      const stat = statSync(this.file, { bigint: true });
+      return `${stat.ino}:${stat.size}:${stat.mtimeNs}`;
+    } catch {
+      return undefined;
+    }
+  }
 
   /** The store as the file holds it now; undefined when the file is damaged or unreadable. */
   private tryRead(): StoreData | undefined {
@@ -306,17 +350,13 @@ export class SessionStore {
   private recoverIfDamaged(): void {
     const damaged = () => this.tryRead() === undefined;
     if (!damaged()) return;
-    this.lock();
-    try {
+    this.locked(() => {
       if (damaged()) this.moveAside();
-    } finally {
-      this.unlock();
-    }
+    });
   }
 
   private transaction<T>(fn: (data: StoreData) => T, write: 'durable' | 'relaxed' | false): T {
-    this.lock();
-    try {
+    return this.locked(() => {
       let data = this.tryRead();
       if (!data) {
         this.moveAside();
@@ -327,9 +367,11 @@ export class SessionStore {
       if (write === 'durable') this.write(data);
       else if (write === 'relaxed') this.writeWithoutSync(data);
       return result;
-    } finally {
-      this.unlock();
-    }
+    });
+  }
+
+  private locked<T>(fn: () => T): T {
+    return withFileLock(this.lockFile, `the session store in ${this.dir}`, fn);
   }
 
   private write(data: StoreData): void {
@@ -366,7 +408,7 @@ export class SessionStore {
 
   /** Keeps a damaged store for a human to look at, and says where, once. */
   private moveAside(): void {
-    const target = `${this.file}.corrupt-${new Date(this.clock.now()).toISOString().replace(/[:.]/g, '-')}`;
+    const target = `${this.file}.corrupt-${isoNow(this.clock).replace(/[:.]/g, '-')}`;
     try {
       renameSync(this.file, target);
       this.logger.warn(
@@ -381,67 +423,6 @@ export class SessionStore {
       }
     }
   }
-
-  private lock(): void {
-    const deadline = Date.now() + LOCK_TIMEOUT_MS;
-    for (;;) {
-      try {
-        const fd = openSync(this.lockFile, 'wx', 0o600);
-        writeSync(fd, `${process.pid}\n`);
-        closeSync(fd);
-        return;
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code !== 'EEXIST') {
-          throw clientError(
-            'store_error',
-            `Cannot lock the session store in ${this.dir} (${code ?? 'error'}).`,
-          );
-        }
-      }
-      if (this.lockIsStale()) {
-        try {
-          unlinkSync(this.lockFile);
-        } catch {
-          // another process broke it first
-        }
-        continue;
-      }
-      if (Date.now() > deadline) {
-        throw clientError(
-          'store_error',
-          `The session store in ${this.dir} stayed locked for ${LOCK_TIMEOUT_MS} ms; if no other nexus process is running, delete ${this.lockFile}.`,
-        );
-      }
-      // Locks are held for a file read and write: a few milliseconds of sleep is plenty.
-      Atomics.wait(sleeper, 0, 0, 1 + Math.floor(Math.random() * 4));
-    }
-  }
-
-  private lockIsStale(): boolean {
-    try {
-      const owner = Number.parseInt(readFileSync(this.lockFile, 'utf8'), 10);
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid) {
-        try {
-          process.kill(owner, 0);
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code === 'ESRCH') return true;
-        }
-      }
-      return Date.now() - statSync(this.lockFile).mtimeMs > LOCK_STALE_MS;
-    } catch {
-      // Gone or unreadable between our attempts: just try again.
-      return false;
-    }
-  }
-
-  private unlock(): void {
-    try {
-      unlinkSync(this.lockFile);
-    } catch {
-      // nothing to release
-    }
-  }
 }
 
 function assertAliasFree(data: StoreData, alias: string, sessionId: string): void {
@@ -451,7 +432,12 @@ function assertAliasFree(data: StoreData, alias: string, sessionId: string): voi
   if (owner) {
     throw clientError(
       'alias_taken',
-      `The alias "${alias}" already names session ${owner.sessionId.slice(0, 12)}.`,
+      `The alias "${alias}" already names session ${shortId(owner.sessionId)}.`,
     );
   }
+}
+
+function merged(session: StoredSession, record: ReadPosition | undefined): ReadPosition {
+  if (!record) return { cursor: session.cursor, returned: [] };
+  return { ...record, cursor: maxCursor(session.cursor, record.cursor) };
 }

@@ -2,21 +2,31 @@
  * The watcher: one background loop per watched session, serving everyone who waits for
  * messages there and everyone subscribed to it, with one poll at a time per session.
  *
- * - Waiters want messages after the stored cursor; handing a batch over moves that cursor.
+ * - Waiters want messages not yet handed over; the inbox hands a batch over (inbox.ts).
  * - Subscribers want to hear that something new arrived, without consuming it: the loop keeps
  *   its own in-memory cursor (`peek`) for them.
  * - On relays with the long-poll extension each iteration is one held request that returns on
  *   the first message; elsewhere it polls on an adaptive interval.
  * - A loop stops as soon as nobody waits or subscribes, aborting its in-flight request.
+ * - Failures reach the waiters: an unreachable relay or a session that is gone drops the session
+ *   from the wait at once; other failures (429, 5xx, a proxy's page) are retried with back-off
+ *   and reported when the wait ends. A wait whose every session is failing says so.
  */
 import { EventEmitter } from 'node:events';
 import { compareCursors } from '../protocol/index.js';
-import { delay } from './clock.js';
-import { clientError, NexusError } from './errors.js';
+import { type Clock, delay } from './clock.js';
+import { clientError, NexusError, type NexusErrorCode } from './errors.js';
+import {
+  DEFAULT_BUDGET_CHARS,
+  DEFAULT_POLL_LIMIT,
+  type FetchedBatch,
+  type Inbox,
+  type PollResult,
+  type SessionError,
+} from './inbox.js';
 import type { Logger } from './logger.js';
-import type { FetchedBatch, PollResult, SessionManager } from './manager.js';
-import { DEFAULT_BUDGET_CHARS, DEFAULT_POLL_LIMIT } from './manager.js';
-import { isGreeting } from './messages.js';
+import type { RequestBudget } from './request-budget.js';
+import type { SessionRegistry } from './session-registry.js';
 import { type SessionInfo, sessionLabel, toSessionInfo } from './sessions.js';
 import type { StoredSession } from './store.js';
 
@@ -25,7 +35,7 @@ export const LONG_POLL_MS = 25_000;
 const MAX_IDLE_INTERVAL_MS = 10_000;
 const MAX_ERROR_BACKOFF_MS = 10_000;
 /** Errors after which polling a session again cannot help. */
-const TERMINAL_CODES = new Set([
+const TERMINAL_CODES = new Set<NexusErrorCode>([
   'session_not_found',
   'agent_not_in_session',
   'forbidden',
@@ -33,7 +43,10 @@ const TERMINAL_CODES = new Set([
 ]);
 
 export interface WatcherOptions {
-  manager: SessionManager;
+  registry: SessionRegistry;
+  inbox: Inbox;
+  budget: RequestBudget;
+  clock: Clock;
   logger: Logger;
   /** Floor of the adaptive interval on relays without long-poll. */
   pollIntervalMs: number;
@@ -53,8 +66,10 @@ export interface WaitResult {
   /** The sessions that had messages (usually one: the wait returns on the first). */
   results: PollResult[];
   timedOut: boolean;
-  /** Sessions dropped from the wait because polling them failed for good. */
-  errors: { session: SessionInfo; error: NexusError }[];
+  /** Sessions dropped from the wait, or still failing when it ended. */
+  errors: SessionError[];
+  /** Every watched session failed: the wait ended for that reason, not a quiet timeout. */
+  allFailed: boolean;
   /** Every session the wait watched and that did not fail, as stored when it ended. */
   sessions: SessionInfo[];
 }
@@ -66,20 +81,29 @@ type WatcherEvents = {
 
 interface Waiter {
   deliver(sessionId: string, batch: FetchedBatch): void;
+  /** The session cannot be read any more: drop it from the wait. */
   fail(sessionId: string, error: NexusError): void;
+  /** The latest attempt failed (an error) or worked (undefined); the loop keeps trying. */
+  note(sessionId: string, error: NexusError | undefined): void;
 }
 
 export class Watcher {
   readonly events = new EventEmitter<WatcherEvents>();
   private readonly watches = new Map<string, SessionWatch>();
-  private readonly manager: SessionManager;
+  private readonly registry: SessionRegistry;
+  private readonly inbox: Inbox;
+  private readonly budget: RequestBudget;
+  private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly pollIntervalMs: number;
   private readonly longPollMs: number;
   private closed = false;
 
   constructor(options: WatcherOptions) {
-    this.manager = options.manager;
+    this.registry = options.registry;
+    this.inbox = options.inbox;
+    this.budget = options.budget;
+    this.clock = options.clock;
     this.logger = options.logger;
     this.pollIntervalMs = options.pollIntervalMs;
     this.longPollMs = options.longPollMs ?? LONG_POLL_MS;
@@ -93,67 +117,90 @@ export class Watcher {
   async waitForMessages(options: WaitOptions): Promise<WaitResult> {
     if (this.closed) throw clientError('aborted', 'The server is shutting down.');
     const targets = options.sessions
-      ? unique(options.sessions.map((reference) => this.manager.resolve(reference)))
-      : this.manager.store.all().filter((session) => !session.expiredAt);
+      ? unique(options.sessions.map((reference) => this.registry.resolve(reference)))
+      : this.registry.active();
     if (targets.length === 0) {
       throw clientError(
         'unknown_session',
         'There are no active local sessions to wait on: create one, join one, or claim a pairing code.',
       );
     }
-    const errors: WaitResult['errors'] = [];
+    const dropped: SessionError[] = [];
+    const failing = new Map<string, NexusError>();
     const limit = options.limit ?? DEFAULT_POLL_LIMIT;
     const budgetChars = options.budgetChars ?? DEFAULT_BUDGET_CHARS;
-    const deadline = Date.now() + options.timeoutMs;
+    const deadline = this.clock.now() + options.timeoutMs;
+    const end = (timedOut: boolean): WaitResult => {
+      const errors = [
+        ...dropped,
+        ...targets
+          .filter((target) => failing.has(target.sessionId))
+          .map((target) => ({
+            session: toSessionInfo(target),
+            error: failing.get(target.sessionId) as NexusError,
+          })),
+      ];
+      const allFailed = errors.length === targets.length;
+      return {
+        results: [],
+        timedOut: timedOut && !allFailed,
+        errors,
+        allFailed,
+        sessions: this.current(targets, dropped),
+      };
+    };
 
     for (;;) {
-      const remaining = deadline - Date.now();
+      const remaining = deadline - this.clock.now();
       const pending = targets.filter(
-        (session) => !errors.some((failed) => failed.session.sessionId === session.sessionId),
+        (session) => !dropped.some((failed) => failed.session.sessionId === session.sessionId),
       );
       if (pending.length === 0) {
-        const first = errors[0];
-        if (first && errors.length === 1) throw first.error;
-        return { results: [], timedOut: false, errors, sessions: this.current(targets, errors) };
+        const first = dropped[0];
+        if (first && dropped.length === 1) throw first.error;
+        return end(false);
       }
-      if (remaining <= 0) {
-        return { results: [], timedOut: true, errors, sessions: this.current(targets, errors) };
-      }
+      if (remaining <= 0) return end(true);
       const outcome = await this.waitOnce(
         pending.map((session) => session.sessionId),
         remaining,
+        failing,
         options.signal,
       );
-      // Nothing asynchronous from here to the commit: a cancellation cannot lose messages.
+      // Nothing asynchronous from here to the hand-over: a cancellation cannot lose messages.
       if (options.signal?.aborted)
         throw clientError('aborted', 'The wait was cancelled; no cursor moved.');
-      if (outcome.kind === 'timeout') {
-        return { results: [], timedOut: true, errors, sessions: this.current(targets, errors) };
-      }
+      if (outcome.kind === 'timeout') return end(true);
       if (outcome.kind === 'failed') {
         const session = targets.find((target) => target.sessionId === outcome.sessionId);
-        if (session) errors.push({ session: toSessionInfo(session), error: outcome.error });
+        failing.delete(outcome.sessionId);
+        if (session) dropped.push({ session: toSessionInfo(session), error: outcome.error });
         continue;
       }
-      const result = this.manager.handOver(outcome.batch, { limit, budgetChars, commit: true });
+      const result = this.inbox.handOver(outcome.batch, { limit, budgetChars, commit: true });
       // Another reader (a poll, another process on the same store) may have taken them first.
       if (result.messages.some((message) => !message.own)) {
+        const { errors } = end(false);
         return {
           results: [result],
           timedOut: false,
           errors,
-          sessions: this.current(targets, errors),
+          allFailed: false,
+          sessions: this.current(targets, dropped),
         };
       }
     }
   }
 
-  /** The watched sessions that did not fail, as stored now (skipping own messages moves them). */
-  private current(targets: readonly StoredSession[], errors: WaitResult['errors']): SessionInfo[] {
-    const failed = new Set(errors.map((error) => error.session.sessionId));
+  /** The watched sessions that were not dropped, as stored now (skipping own messages moves them). */
+  private current(
+    targets: readonly StoredSession[],
+    dropped: readonly SessionError[],
+  ): SessionInfo[] {
+    const failed = new Set(dropped.map((error) => error.session.sessionId));
     return targets
       .filter((target) => !failed.has(target.sessionId))
-      .map((target) => toSessionInfo(this.manager.store.get(target.sessionId) ?? target));
+      .map((target) => toSessionInfo(this.registry.get(target.sessionId) ?? target));
   }
 
   subscribe(sessionId: string): void {
@@ -182,6 +229,7 @@ export class Watcher {
   private waitOnce(
     sessionIds: string[],
     timeoutMs: number,
+    failing: Map<string, NexusError>,
     signal: AbortSignal | undefined,
   ): Promise<
     | { kind: 'batch'; batch: FetchedBatch }
@@ -208,6 +256,10 @@ export class Watcher {
           finish();
           resolve({ kind: 'failed', sessionId, error });
         },
+        note: (sessionId, error) => {
+          if (error) failing.set(sessionId, error);
+          else failing.delete(sessionId);
+        },
       };
       const onAbort = () => {
         if (settled) return;
@@ -232,7 +284,9 @@ export class Watcher {
     let watch = this.watches.get(sessionId);
     if (!watch) {
       watch = new SessionWatch(sessionId, {
-        manager: this.manager,
+        registry: this.registry,
+        inbox: this.inbox,
+        budget: this.budget,
         logger: this.logger,
         pollIntervalMs: this.pollIntervalMs,
         longPollMs: this.longPollMs,
@@ -245,7 +299,9 @@ export class Watcher {
 }
 
 interface SessionWatchOptions {
-  manager: SessionManager;
+  registry: SessionRegistry;
+  inbox: Inbox;
+  budget: RequestBudget;
   logger: Logger;
   pollIntervalMs: number;
   longPollMs: number;
@@ -319,11 +375,11 @@ class SessionWatch {
   }
 
   private async run(): Promise<void> {
-    const { manager, pollIntervalMs, longPollMs } = this.options;
+    const { registry, inbox, budget, pollIntervalMs, longPollMs } = this.options;
     let idleInterval = pollIntervalMs;
     let errorBackoff = 1_000;
     while (this.wanted) {
-      const session = manager.store.get(this.sessionId);
+      const session = registry.get(this.sessionId);
       if (!session || session.expiredAt) {
         this.failAll(
           session
@@ -336,18 +392,24 @@ class SessionWatch {
         this.subscribed = false;
         return;
       }
+      // Within the relay's request budget: wait for a turn rather than spend it all.
+      const turn = budget.take(session.server);
+      if (turn > 0) {
+        await this.pause(turn);
+        continue;
+      }
       const controller = new AbortController();
       this.iteration = controller;
       let pause = 0;
       try {
-        const capabilities = await manager.capabilitiesOf(session.server, controller.signal);
+        const capabilities = await inbox.capabilitiesOf(session.server, controller.signal);
         // Subscribers hear of anything past what was read when they subscribed.
-        this.peek ??= session.cursor;
+        const due = inbox.dueFrom(session);
+        this.peek ??= due;
         let after = this.peek;
-        if (this.waiters.size > 0 && compareCursors(session.cursor, after) < 0)
-          after = session.cursor;
+        if (this.waiters.size > 0 && compareCursors(due, after) < 0) after = due;
         const hold = capabilities.longPoll ? longPollMs : 0;
-        const batch = await manager.fetch(session, {
+        const batch = await inbox.fetch(session, {
           after,
           waitMs: hold,
           signal: controller.signal,
@@ -359,6 +421,7 @@ class SessionWatch {
           );
         }
         errorBackoff = 1_000;
+        this.noteAll(undefined);
         this.notifySubscribers(session, batch);
         const active = batch.messages.length > 0;
         // This pause is the current interval and only the next one grows, so a quiet session is
@@ -381,6 +444,8 @@ class SessionWatch {
           this.subscribed = false;
           return;
         }
+        if (nexus.code === 'rate_limit_exceeded' || nexus.code === 'request_budget')
+          budget.pause(session.server, nexus.retryAfterMs ?? errorBackoff);
         if (nexus.code === 'network_error' || nexus.code === 'timeout') {
           if (!this.unreachable) {
             this.unreachable = true;
@@ -390,53 +455,54 @@ class SessionWatch {
           }
           // A waiter hears at once rather than at its timeout; subscribers keep trying.
           this.failAll(nexus);
-        } else if (nexus.code === 'rate_limit_exceeded') {
-          this.options.logger.warn(
-            `The relay of session ${sessionLabel(session)} is rate limiting; backing off.`,
-          );
+        } else {
+          if (nexus.code === 'rate_limit_exceeded') {
+            this.options.logger.warn(
+              `The relay of session ${sessionLabel(session)} is rate limiting; backing off.`,
+            );
+          }
+          // Waiters hear of it, and of the retry that works; the wait reports what still fails.
+          this.noteAll(nexus);
         }
         pause = Math.max(nexus.retryAfterMs ?? errorBackoff, pollIntervalMs);
         errorBackoff = Math.min(errorBackoff * 2, MAX_ERROR_BACKOFF_MS);
       } finally {
         if (this.iteration === controller) this.iteration = undefined;
       }
-      if (pause > 0 && this.wanted) {
-        const sleeper = new AbortController();
-        this.iteration = sleeper;
-        await delay(pause, sleeper.signal).catch(() => undefined);
-        if (this.iteration === sleeper) this.iteration = undefined;
-      }
+      if (pause > 0) await this.pause(pause);
     }
+  }
+
+  /** Sleeps up to `ms`, cut short when the loop is no longer wanted or a waiter arrives. */
+  private async pause(ms: number): Promise<void> {
+    if (!this.wanted) return;
+    const sleeper = new AbortController();
+    this.iteration = sleeper;
+    await delay(ms, sleeper.signal).catch(() => undefined);
+    if (this.iteration === sleeper) this.iteration = undefined;
   }
 
   private notifySubscribers(session: { sessionId: string }, batch: FetchedBatch): void {
     const newest = batch.messages.at(-1)?.cursor;
     if (newest !== undefined && this.peek !== undefined && compareCursors(newest, this.peek) > 0) {
       this.peek = newest;
-      const current = this.options.manager.store.get(session.sessionId);
+      const current = this.options.registry.get(session.sessionId);
       if (this.subscribed && current) this.options.onUpdated(toSessionInfo(current));
     }
   }
 
   /** True when the batch went to the waiters (or was only our own messages, now skipped). */
   private offerToWaiters(batch: FetchedBatch): boolean {
-    const current = this.options.manager.store.get(this.sessionId);
-    if (!current) return false;
-    const unread = batch.messages.filter(
-      (message) => compareCursors(message.cursor, current.cursor) > 0,
-    );
-    if (unread.length === 0) return false;
-    const onlyOwn = unread.every(
-      (message) => message.agentId === current.agentId && !isGreeting(message),
-    );
-    if (onlyOwn) {
-      // Our own words must not wake us: step past them and keep waiting.
-      const last = unread.at(-1);
-      if (last) this.options.manager.store.advanceCursor(this.sessionId, last.cursor);
-      return true;
-    }
+    const { inbox } = this.options;
+    if (!inbox.hasDue(batch)) return false;
+    // Our own words must not wake us: step past them and keep waiting.
+    if (inbox.skipOwn(batch)) return true;
     for (const waiter of [...this.waiters]) waiter.deliver(this.sessionId, batch);
     return true;
+  }
+
+  private noteAll(error: NexusError | undefined): void {
+    for (const waiter of [...this.waiters]) waiter.note(this.sessionId, error);
   }
 
   private failAll(error: NexusError): void {

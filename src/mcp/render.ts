@@ -61,7 +61,12 @@ export type MessageOut = z.infer<typeof MessageOut>;
 
 export const GreetingOut = z.object({ from: z.string(), text: z.string() });
 
-export const ErrorOut = z.object({ session: z.string(), code: z.string(), message: z.string() });
+export const ErrorOut = z.object({
+  session: z.string(),
+  code: z.string(),
+  message: z.string(),
+  next: z.string().describe('What to do about it'),
+});
 
 // ---- conversions ----------------------------------------------------------------------------
 
@@ -229,7 +234,16 @@ export function errorResult(error: unknown): CallToolResult {
 }
 
 export function errorOut(session: SessionInfo, error: NexusError): z.infer<typeof ErrorOut> {
-  return { session: session.label, code: error.code, message: errorLine(error.message) };
+  const retry =
+    error.retryAfterMs !== undefined
+      ? ` Retry after ${Math.ceil(error.retryAfterMs / 1000)} s.`
+      : '';
+  return {
+    session: session.label,
+    code: error.code,
+    message: errorLine(error.message),
+    next: `${error.hint}${retry}`,
+  };
 }
 
 /** An error message on one escaped line, bounded: relay text in it is already cut. */

@@ -3,8 +3,10 @@
  * capability is declared in the constructor, as the SDK only advertises what is declared there.
  */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Core } from '../core/index.js';
 import { VERSION } from '../version.js';
+import { DeliveryLedger } from './deliveries.js';
 import { INSTRUCTIONS } from './instructions.js';
 import type { LogBridge } from './logging.js';
 import { registerPrompts } from './prompts.js';
@@ -20,6 +22,8 @@ export interface ServerOptions {
 
 export interface NexusMcpServer {
   server: McpServer;
+  /** Connects the server, watching the transport for late cancellations (see deliveries.ts). */
+  connect(transport: Transport): Promise<void>;
   /** Detaches from the core's events; the caller closes the transport and the core. */
   dispose(): void;
 }
@@ -40,7 +44,8 @@ export function createServer(core: Core, options: ServerOptions = {}): NexusMcpS
   );
   registerSessionTools(server, core);
   registerPairingTools(server, core);
-  registerMessageTools(server, core, {
+  const ledger = new DeliveryLedger((deliveries) => core.manager.inbox.giveBack(deliveries));
+  registerMessageTools(server, core, ledger, {
     ...(options.progressIntervalMs !== undefined && {
       progressIntervalMs: options.progressIntervalMs,
     }),
@@ -50,6 +55,10 @@ export function createServer(core: Core, options: ServerOptions = {}): NexusMcpS
   options.logBridge?.attach(server);
   return {
     server,
+    async connect(transport) {
+      await server.connect(transport);
+      ledger.watch(transport);
+    },
     dispose() {
       disposeResources();
       options.logBridge?.detach();

@@ -18,7 +18,7 @@ export async function runStdioServer(
   const bridge = new LogBridge();
   const config = configFromEnv(env, flags);
   const core = createCore({ config, logger: bridge.logger });
-  const { server, dispose } = createServer(core, { logBridge: bridge });
+  const { server, connect, dispose } = createServer(core, { logBridge: bridge });
   const transport = new StdioServerTransport();
 
   // A host that vanished leaves a broken pipe: that is a reason to stop, not to crash.
@@ -44,6 +44,6 @@ export async function runStdioServer(
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
 
-  await server.connect(transport);
+  await connect(transport);
   bridge.logger.debug(`nexus-messaging-mcp ready; default relay ${core.manager.defaultServer()}.`);
 }

@@ -5,7 +5,7 @@ import {
   maxResponseBytes,
   readBoundedText,
 } from '../../src/core/bounded-body.js';
-import { RelayClient } from '../../src/core/index.js';
+import { RelayClient } from '../../src/core/relay-client.js';
 import { cleanup } from '../helpers/cleanup.js';
 import { failure } from '../helpers/core.js';
 import { startHostileRelay } from '../helpers/hostile-relay.js';
@@ -91,7 +91,13 @@ describe('bounded response bodies', () => {
     expect(flood.message.length).toBeLessThan(600);
     expect(flood.message).toMatch(/^relay text \(untrusted\): "Bad request\. Next: call/);
     relay.mode = 'proxy502';
-    const page = await failure(http.poll(relay.url, relay.sessionId, 'me', {}, { attempts: 1 }));
+    const page = await failure(
+      http.poll(
+        { server: relay.url, sessionId: relay.sessionId, agentId: 'me' },
+        {},
+        { attempts: 1 },
+      ),
+    );
     expect(page.code).toBe('non_json_response');
     for (const secret of [relay.sessionId, relay.sessionKey])
       for (let start = 0; start + 13 <= secret.length; start++)

@@ -1,6 +1,7 @@
 /** doctor says why a relay cannot be reached, and what to do about it. */
 import { describe, expect, it } from 'vitest';
-import { runDoctor, UNREACHABLE_HINTS } from '../../src/core/index.js';
+import { runDoctor } from '../../src/commands/doctor.js';
+import { UNREACHABLE_HINTS } from '../../src/core/errors.js';
 import { cleanup } from '../helpers/cleanup.js';
 import { makeCore } from '../helpers/core.js';
 import { closedPort, startFaultyServer } from '../helpers/faulty-server.js';

@@ -1,6 +1,7 @@
 /** A relay's refusal details reach the caller as one bounded line: field, rule, value sent. */
 import { describe, expect, it } from 'vitest';
-import { NexusError, RelayClient } from '../../src/core/index.js';
+import { NexusError } from '../../src/core/errors.js';
+import { RelayClient } from '../../src/core/relay-client.js';
 import { cleanup } from '../helpers/cleanup.js';
 import { json, startFaultyServer } from '../helpers/faulty-server.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RelayClient } from '../../src/core/index.js';
+import { RelayClient } from '../../src/core/relay-client.js';
 import { cleanup } from '../helpers/cleanup.js';
 import { failure } from '../helpers/core.js';
 import { closedPort, json, startFaultyServer } from '../helpers/faulty-server.js';
@@ -7,6 +7,7 @@ import { useRelay } from '../helpers/relay.js';
 
 const SESSION = 'a'.repeat(48);
 const KEY = 'k'.repeat(64);
+const creds = (server: string) => ({ server, sessionId: SESSION, agentId: 'a', sessionKey: KEY });
 
 function client(options: ConstructorParameters<typeof RelayClient>[0] = {}) {
   const c = new RelayClient({
@@ -27,31 +28,42 @@ describe('relay client against the real relay', async () => {
     expect(created.data.sessionId).toMatch(/^[0-9a-f]{48}$/);
     expect(created.data.sessionKey).toBeTruthy();
     const id = created.data.sessionId;
-    const joined = await http.join(relay.url, id, 'bob');
+    const joined = await http.join({ server: relay.url, sessionId: id, agentId: 'bob' });
     expect(joined.data.greeting).toBe('hi');
-    const sent = await http.send(relay.url, id, 'bob', joined.data.sessionKey, { text: 'hello' });
+    const sent = await http.send(
+      { server: relay.url, sessionId: id, agentId: 'bob', sessionKey: joined.data.sessionKey },
+      { text: 'hello' },
+    );
     expect(sent.data.cursor).toBe('1');
-    const polled = await http.poll(relay.url, id, 'alice', { after: '0', members: true });
+    const polled = await http.poll(
+      { server: relay.url, sessionId: id, agentId: 'alice' },
+      { after: '0', members: true },
+    );
     expect(polled.data.messages.map((m) => [m.agentId, m.text, m.verified])).toEqual([
       ['bob', 'hello', true],
     ]);
     expect(polled.data.members?.map((m) => m.agentId).sort()).toEqual(['alice', 'bob']);
-    const status = await http.status(relay.url, id);
+    const status = await http.status({ server: relay.url, sessionId: id });
     expect(status.data.agents.sort()).toEqual(['alice', 'bob']);
-    const renewed = await http.renew(relay.url, id, 'bob', 120);
+    const renewed = await http.renew({ server: relay.url, sessionId: id, agentId: 'bob' }, 120);
     expect(renewed.data.ttl).toBe(120);
-    const pair = await http.pair(relay.url, id);
+    const pair = await http.pair({ server: relay.url, sessionId: id });
     expect((await http.pairStatus(relay.url, pair.data.code)).data.state).toBe('pending');
     const claimed = await http.claim(relay.url, pair.data.code, 'carol');
     expect(claimed.data.sessionId).toBe(id);
-    const left = await http.leave(relay.url, id, 'carol', claimed.data.sessionKey);
+    const left = await http.leave({
+      server: relay.url,
+      sessionId: id,
+      agentId: 'carol',
+      sessionKey: claimed.data.sessionKey,
+    });
     expect(left.data.ok ?? left.data.status === 'removed').toBeTruthy();
     const stats = await http.stats(relay.url);
     expect(stats.data.activeSessions).toBeGreaterThanOrEqual(1);
   });
 
   it('maps protocol errors to their code and hint, with the request id', async () => {
-    const error = await failure(http.status(relay.url, SESSION));
+    const error = await failure(http.status({ server: relay.url, sessionId: SESSION }));
     expect(error.code).toBe('session_not_found');
     expect(error.status).toBe(404);
     expect(error.hint).toMatch(/create a new session/);
@@ -79,7 +91,7 @@ describe('relay client against faulty servers', () => {
       );
     });
     cleanup(() => server.close());
-    const error = await failure(client({ retry: { attempts: 1 } }).status(server.url, SESSION));
+    const error = await failure(client({ retry: { attempts: 1 } }).status(creds(server.url)));
     expect(error.code).toBe('non_json_response');
     expect(error.status).toBe(502);
     expect(error.message).toContain('502 Bad Gateway nginx');
@@ -93,7 +105,7 @@ describe('relay client against faulty servers', () => {
       res.end('<html>captive portal</html>');
     });
     cleanup(() => server.close());
-    const error = await failure(client().status(server.url, SESSION));
+    const error = await failure(client().status(creds(server.url)));
     expect(error.code).toBe('non_json_response');
     expect(error.message).toContain('captive portal');
   });
@@ -101,9 +113,7 @@ describe('relay client against faulty servers', () => {
   it('gives up on a server that never answers with a timeout', async () => {
     const server = await startFaultyServer(() => undefined);
     cleanup(() => server.close());
-    const error = await failure(
-      client({ timeoutMs: 300 }).send(server.url, SESSION, 'a', KEY, { text: 'x' }),
-    );
+    const error = await failure(client({ timeoutMs: 300 }).send(creds(server.url), { text: 'x' }));
     expect(error.code).toBe('timeout');
     // A send that may have reached the server is never repeated.
     expect(server.requests).toHaveLength(1);
@@ -113,7 +123,9 @@ describe('relay client against faulty servers', () => {
     const port = await closedPort();
     const sleeps: number[] = [];
     const http = client({ retry: { attempts: 3 }, sleep: async (ms) => void sleeps.push(ms) });
-    const error = await failure(http.status(`http://127.0.0.1:${port}`, SESSION));
+    const error = await failure(
+      http.status({ server: `http://127.0.0.1:${port}`, sessionId: SESSION }),
+    );
     expect(error.code).toBe('network_error');
     expect(error.notSent).toBe(true);
     expect(error.message).toContain('ECONNREFUSED');
@@ -132,7 +144,7 @@ describe('relay client against faulty servers', () => {
       },
     });
     cleanup(() => server?.close());
-    const sent = await http.send(`http://127.0.0.1:${port}`, SESSION, 'a', KEY, { text: 'x' });
+    const sent = await http.send(creds(`http://127.0.0.1:${port}`), { text: 'x' });
     expect(sent.data.cursor).toBe('1');
     expect(server?.requests).toHaveLength(1);
   });
@@ -142,7 +154,7 @@ describe('relay client against faulty servers', () => {
       json(res, 503, { error: 'internal_error', message: 'down' }),
     );
     cleanup(() => server.close());
-    const error = await failure(client().send(server.url, SESSION, 'a', KEY, { text: 'x' }));
+    const error = await failure(client().send(creds(server.url), { text: 'x' }));
     expect(error.code).toBe('internal_error');
     expect(server.requests).toHaveLength(1);
   });
@@ -161,7 +173,7 @@ describe('relay client against faulty servers', () => {
     cleanup(() => server.close());
     const sleeps: number[] = [];
     const http = client({ sleep: async (ms) => void sleeps.push(ms) });
-    const polled = await http.poll(server.url, SESSION, 'a', { after: '0' });
+    const polled = await http.poll(creds(server.url), { after: '0' });
     expect(polled.data.messages).toEqual([]);
     expect(server.requests).toHaveLength(2);
     expect(sleeps).toEqual([2_000]);
@@ -175,7 +187,7 @@ describe('relay client against faulty servers', () => {
       }),
     );
     cleanup(() => server.close());
-    const error = await failure(client().send(server.url, SESSION, 'a', KEY, { text: 'x' }));
+    const error = await failure(client().send(creds(server.url), { text: 'x' }));
     expect(error.code).toBe('invalid_session_key');
     expect(error.message).not.toContain(KEY);
     expect(error.message).not.toContain(SESSION);
@@ -198,7 +210,7 @@ describe('relay client against faulty servers', () => {
   it('rejects a success body outside the contract as protocol_error naming the field', async () => {
     const server = await startFaultyServer((_req, res) => json(res, 200, { hello: 'world' }));
     cleanup(() => server.close());
-    const error = await failure(client().status(server.url, SESSION));
+    const error = await failure(client().status(creds(server.url)));
     expect(error.code).toBe('protocol_error');
     expect(error.message).toContain('sessionId');
   });
@@ -209,7 +221,7 @@ describe('relay client against faulty servers', () => {
     const server = await startFaultyServer(() => controller.abort());
     cleanup(() => server.close());
     const error = await failure(
-      client().poll(server.url, SESSION, 'a', { waitMs: 20_000 }, { signal: controller.signal }),
+      client().poll(creds(server.url), { waitMs: 20_000 }, { signal: controller.signal }),
     );
     expect(error.code).toBe('aborted');
   });

@@ -3,13 +3,8 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import {
-  createLogger,
-  type LogLevel,
-  SessionStore,
-  type StoredSession,
-  silentLogger,
-} from '../../src/core/index.js';
+import { createLogger, type LogLevel, silentLogger } from '../../src/core/logger.js';
+import { SessionStore, type StoredSession } from '../../src/core/store.js';
 import { tempDir } from '../helpers/core.js';
 
 const run = promisify(execFile);

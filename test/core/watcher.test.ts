@@ -194,7 +194,9 @@ describe('watcher', async () => {
       lastUsedAt: now,
     });
     const result = await core.watcher.waitForMessages({ timeoutMs: 400 });
-    expect(result.timedOut).toBe(true);
+    // It kept trying (honouring Retry-After) and says the session was failing, not quiet.
+    expect(result).toMatchObject({ timedOut: false, allFailed: true });
+    expect(result.errors.map((error) => error.error.code)).toEqual(['rate_limit_exceeded']);
     expect(served).toBeGreaterThan(1);
     expect(core.lines.some((line) => line.message.includes('rate limiting'))).toBe(true);
     await limited.close();

@@ -33,6 +33,7 @@ export function makeCore(
     clock?: Clock;
     pollIntervalMs?: number;
     timeoutMs?: number;
+    requestsPerMinute?: number;
   } & Pick<CoreOptions, 'client' | 'longPollMs'> = {},
 ): TestCore {
   const home = options.home ?? tempDir();
@@ -44,6 +45,9 @@ export function makeCore(
       ...(options.agentId !== undefined && { agentId: options.agentId }),
       httpTimeoutMs: options.timeoutMs ?? 5_000,
       pollIntervalMs: options.pollIntervalMs ?? 50,
+      ...(options.requestsPerMinute !== undefined && {
+        requestsPerMinute: options.requestsPerMinute,
+      }),
     },
     logger: createLogger((level, message, data) =>
       lines.push({ level, message, ...(data && { data }) }),

@@ -5,9 +5,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { isAgentId, isCursor, normalizeServerUrl, SESSION_ID_PATTERN } from '../protocol/index.js';
-import type { SessionManager } from './manager.js';
-import { validateAlias } from './sessions.js';
+import { type SessionManager, validateAlias } from '../core/index.js';
+import { isAgentId, isCursor, isSessionId, normalizeServerUrl } from '../protocol/index.js';
 
 export function defaultShellClientDir(): string {
   return join(homedir(), '.config', 'messaging');
@@ -33,11 +32,11 @@ export function importShellClientSessions(
     if (!entry.isDirectory()) continue;
     const sessionId = entry.name;
     const skip = (reason: string) => report.skipped.push({ sessionId, reason });
-    if (!SESSION_ID_PATTERN.test(sessionId)) {
+    if (!isSessionId(sessionId)) {
       skip('not a session id');
       continue;
     }
-    if (manager.store.get(sessionId)) {
+    if (manager.registry.get(sessionId)) {
       skip('already in the store');
       continue;
     }
@@ -61,25 +60,27 @@ export function importShellClientSessions(
     if (alias !== undefined) {
       try {
         alias = validateAlias(alias);
-        if (manager.store.all().some((session) => session.alias === alias)) alias = undefined;
+        if (manager.sessions().some((session) => session.alias === alias)) alias = undefined;
       } catch {
         alias = undefined;
       }
     }
-    manager.store.put({
-      sessionId,
-      server,
-      agentId,
-      sessionKey,
-      cursor,
-      ...(alias !== undefined && { alias }),
-      role: 'member',
-      createdAt: now,
-      lastUsedAt: now,
-    });
+    manager.registry.put(
+      {
+        sessionId,
+        server,
+        agentId,
+        sessionKey,
+        cursor,
+        ...(alias !== undefined && { alias }),
+        role: 'member',
+        createdAt: now,
+        lastUsedAt: now,
+      },
+      'imported',
+    );
     report.imported.push({ sessionId, ...(alias !== undefined && { alias }), server, agentId });
   }
-  if (report.imported.length > 0) manager.events.emit('sessions-changed', 'imported');
   return report;
 }
 

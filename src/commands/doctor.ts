@@ -5,11 +5,16 @@
  * full session ids.
  */
 
+import {
+  type LiveStatus,
+  mapLimit,
+  NETWORK_CAUSES,
+  type NetworkCause,
+  NexusError,
+  type SessionManager,
+  UNREACHABLE_HINTS,
+} from '../core/index.js';
 import { VERSION } from '../version.js';
-import { mapLimit } from './concurrency.js';
-import { type NetworkCause, toNexusError, UNREACHABLE_HINTS } from './errors.js';
-import type { LiveStatus, SessionManager } from './manager.js';
-import { NETWORK_CAUSES } from './relay-client.js';
 
 export interface DoctorReport {
   ok: boolean;
@@ -49,7 +54,7 @@ export async function runDoctor(manager: SessionManager): Promise<DoctorReport> 
   const problems: string[] = [];
   // Settles the install's agent id first: on a first run that writes the store file.
   const agentId = manager.defaultAgentId();
-  const modes = manager.store.fileModes();
+  const { dir, file, modes } = manager.registry.storeFiles();
   const storeOk = modes.dir === 0o700 && (modes.file === undefined || modes.file === 0o600);
   if (!storeOk) {
     problems.push(
@@ -61,29 +66,23 @@ export async function runDoctor(manager: SessionManager): Promise<DoctorReport> 
   const entries = await manager.list();
   const servers = [...new Set([defaultServer, ...entries.map((entry) => entry.session.server)])];
   const serverReports = await mapLimit(servers, 8, async (url) => {
-    let data: Awaited<ReturnType<typeof manager.client.health>>['data'];
-    try {
-      ({ data } = await manager.client.health(url, {
-        timeoutMs: Math.min(3_000, manager.client.timeoutMs),
-        attempts: 1,
-      }));
-    } catch (error) {
-      const nexus = toNexusError(error);
+    const data = await manager.health(url);
+    if (data instanceof NexusError) {
       // Any answer, even an error page, proves the relay can be reached.
-      if (nexus.code !== 'network_error' && nexus.code !== 'timeout') {
-        problems.push(`Relay ${url} answered /health wrongly: ${nexus.message}`);
-        return { url, reachable: true, error: nexus.message };
+      if (data.code !== 'network_error' && data.code !== 'timeout') {
+        problems.push(`Relay ${url} answered /health wrongly: ${data.message}`);
+        return { url, reachable: true, error: data.message };
       }
-      const cause = nexus.network ?? 'timeout';
+      const cause = data.network ?? 'timeout';
       problems.push(`Relay ${url} is not reachable: ${NETWORK_CAUSES[cause]}.`);
-      return { url, reachable: false, cause, error: nexus.message };
+      return { url, reachable: false, cause, error: data.message };
     }
     return {
       url,
       reachable: true,
       ...(data.version !== undefined && { version: data.version }),
-      messageFormat: data.capabilities.messageFormat,
-      longPoll: data.capabilities.longPoll,
+      messageFormat: data.messageFormat,
+      longPoll: data.longPoll,
     };
   });
 
@@ -111,8 +110,8 @@ export async function runDoctor(manager: SessionManager): Promise<DoctorReport> 
     ok: problems.length === 0,
     version: VERSION,
     store: {
-      dir: manager.store.dir,
-      file: manager.store.file,
+      dir,
+      file,
       ...(modes.dir !== undefined && { dirMode: octal(modes.dir) }),
       ...(modes.file !== undefined && { fileMode: octal(modes.file) }),
       ok: storeOk,

@@ -1,0 +1,371 @@
+/**
+ * Getting into and out of sessions: create, join, claim a pairing code, leave, and the pairing
+ * codes themselves. Each new membership is stored with its key, bound to the relay it was
+ * acquired on, reading from before the first message.
+ */
+import { isSessionId } from '../protocol/index.js';
+import { clientError, isNexusError, NexusError } from './errors.js';
+import type { Logger } from './logger.js';
+import { GREETING_CURSOR } from './messages.js';
+import { type RelayClient, signalOpt } from './relay-client.js';
+import type { SessionRegistry } from './session-registry.js';
+import { type SessionInfo, sessionLabel, toSessionInfo } from './sessions.js';
+import type { StoredSession } from './store.js';
+
+/** Probes made on the way (status after a join, the greeting) wait this long at most. */
+export const PROBE_TIMEOUT_MS = 3_000;
+
+export interface Greeting {
+  from: string;
+  text: string;
+}
+
+export interface PairingInfo {
+  code: string;
+  url: string;
+  expiresAt?: string;
+}
+
+export interface CreateOptions {
+  ttl?: number;
+  maxAgents?: number;
+  greeting?: string;
+  agentId?: string;
+  alias?: string;
+  pair?: boolean;
+  server?: string;
+  signal?: AbortSignal;
+}
+
+export interface CreateResult {
+  session: SessionInfo;
+  ttl: number;
+  maxAgents: number;
+  expiresAt?: string;
+  pairing?: PairingInfo;
+  /** Set when the session was created but the pairing code could not be: retry pairing alone. */
+  pairingError?: NexusError;
+}
+
+export interface JoinOptions {
+  sessionId: string;
+  server?: string;
+  agentId?: string;
+  alias?: string;
+  signal?: AbortSignal;
+}
+
+export interface JoinResult {
+  session: SessionInfo;
+  greeting?: Greeting;
+  members?: string[];
+  /** We were already a member under this agent id: nothing changed. */
+  alreadyJoined: boolean;
+  /** The agent id of an earlier membership in this session that the store no longer holds. */
+  replaced?: string;
+}
+
+export interface ClaimOptions {
+  code: string;
+  agentId?: string;
+  alias?: string;
+  signal?: AbortSignal;
+}
+
+export interface LeaveResult {
+  session: SessionInfo;
+  /** How the relay answered: removed now, or already gone (expired, or no longer a member). */
+  outcome: 'removed' | 'already_gone';
+}
+
+export interface PairStatusResult {
+  code: string;
+  server: string;
+  state: 'pending' | 'claimed' | 'expired';
+  expiresAt?: string;
+}
+
+/** The membership being adopted, and what the relay answered the join or claim with. */
+interface Adopted {
+  sessionId: string;
+  server: string;
+  agentId: string;
+  alias: string | undefined;
+  signal: AbortSignal | undefined;
+}
+
+interface Admission {
+  sessionKey: string;
+  greeting?: string | null | undefined;
+}
+
+export class Membership {
+  constructor(
+    private readonly registry: SessionRegistry,
+    private readonly client: RelayClient,
+    private readonly logger: Logger,
+  ) {}
+
+  async create(options: CreateOptions = {}): Promise<CreateResult> {
+    const server = this.registry.serverArg(options.server);
+    const agentId = this.registry.agentIdArg(options.agentId);
+    const alias = this.registry.aliasArg(options.alias);
+    const { data } = await this.client.create(
+      server,
+      {
+        ...(options.ttl !== undefined && { ttl: options.ttl }),
+        ...(options.maxAgents !== undefined && { maxAgents: options.maxAgents }),
+        ...(options.greeting && { greeting: options.greeting }),
+        creatorAgentId: agentId,
+      },
+      signalOpt(options.signal),
+    );
+    // A relay that ignores creatorAgentId hands out no key: join like anyone else.
+    const sessionKey =
+      data.sessionKey ??
+      (
+        await this.client.join(
+          { server, sessionId: data.sessionId, agentId },
+          signalOpt(options.signal),
+        )
+      ).data.sessionKey;
+    const now = this.registry.isoNow();
+    const stored: StoredSession = {
+      sessionId: data.sessionId,
+      server,
+      agentId,
+      sessionKey,
+      cursor: GREETING_CURSOR,
+      ...(alias !== undefined && { alias }),
+      role: 'creator',
+      createdAt: now,
+      lastUsedAt: now,
+      creatorAgentId: agentId,
+      lastSeen: {
+        members: [agentId],
+        ...(data.expiresAt !== undefined && { expiresAt: data.expiresAt }),
+        maxAgents: data.maxAgents,
+        ttl: data.ttl,
+        checkedAt: now,
+      },
+    };
+    this.registry.put(stored, 'created');
+    this.logger.info(`Created session ${sessionLabel(stored)} on ${server}.`);
+
+    const result: CreateResult = {
+      session: toSessionInfo(stored),
+      ttl: data.ttl,
+      maxAgents: data.maxAgents,
+      ...(data.expiresAt !== undefined && { expiresAt: data.expiresAt }),
+    };
+    if (options.pair) {
+      try {
+        result.pairing = await this.pairStored(stored, options.signal);
+      } catch (error) {
+        if (isNexusError(error, 'aborted')) throw error;
+        result.pairingError =
+          error instanceof NexusError ? error : clientError('network_error', 'Pairing failed.');
+      }
+    }
+    return result;
+  }
+
+  async join(options: JoinOptions): Promise<JoinResult> {
+    const sessionId = options.sessionId.trim();
+    if (!isSessionId(sessionId)) {
+      throw clientError(
+        'invalid_argument',
+        'That is not a full session id: ask for the whole id, or for a pairing code or link instead.',
+      );
+    }
+    const server = this.registry.serverArg(options.server);
+    const agentId = this.registry.agentIdArg(options.agentId);
+    const alias = this.registry.aliasArg(options.alias);
+    const local = this.registry.get(sessionId);
+    if (local && local.server === server && !local.expiredAt) {
+      const status = await this.client
+        .status({ server, sessionId }, signalOpt(options.signal))
+        .catch(() => undefined);
+      if (status?.data.agents.includes(local.agentId)) {
+        if (local.agentId !== agentId) {
+          // One store holds one membership per session: joining again would drop this one's key.
+          throw clientError(
+            'already_member',
+            `This install is already in session ${sessionLabel(local)} as ${local.agentId}.`,
+          );
+        }
+        const session =
+          alias !== undefined ? this.registry.setAlias(sessionId, alias) : toSessionInfo(local);
+        return { session, members: status.data.agents, alreadyJoined: true };
+      }
+    }
+    const { data } = await this.client.join(
+      { server, sessionId, agentId },
+      signalOpt(options.signal),
+    );
+    return this.adopt(
+      { sessionId, server, agentId, alias, signal: options.signal },
+      data,
+      'joined',
+    );
+  }
+
+  async claim(options: ClaimOptions): Promise<JoinResult & { code: string }> {
+    const reference = this.registry.pairingArg(options.code);
+    const server = reference.server ?? this.registry.defaultServer();
+    const agentId = this.registry.agentIdArg(options.agentId);
+    const alias = this.registry.aliasArg(options.alias);
+    const { data } = await this.client.claim(
+      server,
+      reference.code,
+      agentId,
+      signalOpt(options.signal),
+    );
+    const { sessionId } = data;
+    const target = { sessionId, server, agentId, alias, signal: options.signal };
+    const joined = await this.adopt(target, data, 'claimed');
+    return { ...joined, code: reference.code };
+  }
+
+  async leave(reference: string, signal?: AbortSignal): Promise<LeaveResult> {
+    const session = this.registry.resolve(reference);
+    let outcome: LeaveResult['outcome'] = 'removed';
+    try {
+      await this.client.leave(session, signalOpt(signal));
+    } catch (error) {
+      if (!(error instanceof NexusError)) throw error;
+      if (error.code === 'session_not_found' || error.code === 'agent_not_found') {
+        outcome = 'already_gone';
+      } else if (error.code === 'invalid_session_key') {
+        // Only the public status can tell a lost membership from a real key problem.
+        const stillMember = await this.client
+          .status(session, { timeoutMs: PROBE_TIMEOUT_MS, ...signalOpt(signal) })
+          .then(({ data }) => data.agents.includes(session.agentId))
+          .catch((statusError: unknown) => {
+            if (isNexusError(statusError, 'session_not_found')) return false;
+            throw error;
+          });
+        if (stillMember) throw error;
+        outcome = 'already_gone';
+      } else if (error.code === 'forbidden') {
+        throw clientError(
+          'creator_cannot_leave',
+          `This agent created session ${sessionLabel(session)} and cannot leave it; it ends when its TTL runs out without activity.`,
+          {
+            ...(error.status !== undefined && { status: error.status }),
+            ...(error.requestId !== undefined && { requestId: error.requestId }),
+          },
+        );
+      } else {
+        throw error;
+      }
+    }
+    this.registry.remove(session.sessionId, 'left');
+    return { session: toSessionInfo(session), outcome };
+  }
+
+  async pair(
+    reference: string,
+    signal?: AbortSignal,
+  ): Promise<PairingInfo & { session: SessionInfo }> {
+    const session = this.registry.resolve(reference);
+    const pairing = await this.registry.withExpiry(session, () => this.pairStored(session, signal));
+    return { ...pairing, session: toSessionInfo(session) };
+  }
+
+  async pairStatus(code: string, signal?: AbortSignal): Promise<PairStatusResult> {
+    const reference = this.registry.pairingArg(code);
+    const server = reference.server ?? this.registry.defaultServer();
+    const { data } = await this.client.pairStatus(server, reference.code, signalOpt(signal));
+    return {
+      code: reference.code,
+      server,
+      state: data.state,
+      ...(data.expiresAt !== undefined && { expiresAt: data.expiresAt }),
+    };
+  }
+
+  private async adopt(
+    target: Adopted,
+    admission: Admission,
+    reason: 'joined' | 'claimed',
+  ): Promise<JoinResult> {
+    const joined = { ...target, ...admission };
+    const { sessionId, server, agentId, signal } = joined;
+    const probe = { timeoutMs: PROBE_TIMEOUT_MS, attempts: 1, ...signalOpt(signal) };
+    const status = await this.client
+      .status({ server, sessionId }, probe)
+      .then(({ data }) => data)
+      .catch(() => undefined);
+    const creatorAgentId = status?.creatorAgentId ?? undefined;
+    let greetingText = joined.greeting ?? undefined;
+    if (joined.greeting === undefined) {
+      // Relays that do not return the greeting on join keep it at cursor 0: read it without `after`.
+      greetingText = await this.client
+        .poll({ server, sessionId, agentId }, {}, probe)
+        .then(
+          ({ data }) => data.messages.find((message) => message.cursor === GREETING_CURSOR)?.text,
+        )
+        .catch(() => undefined);
+    }
+    const existing = this.registry.get(sessionId);
+    const replaced =
+      existing && !existing.expiredAt && existing.agentId !== agentId
+        ? existing.agentId
+        : undefined;
+    if (replaced) {
+      this.logger.warn(
+        `Session ${sessionLabel(existing ?? { sessionId })} was held as ${replaced}; it is now held as ${agentId}.`,
+      );
+    }
+    const now = this.registry.isoNow();
+    const stored: StoredSession = {
+      sessionId,
+      server,
+      agentId,
+      sessionKey: joined.sessionKey,
+      // A joiner starts before the first message: its first poll brings everything since.
+      cursor: GREETING_CURSOR,
+      ...(joined.alias !== undefined
+        ? { alias: joined.alias }
+        : existing?.alias !== undefined
+          ? { alias: existing.alias }
+          : {}),
+      role: 'member',
+      createdAt: now,
+      lastUsedAt: now,
+      ...(creatorAgentId ? { creatorAgentId } : {}),
+      ...(status && {
+        lastSeen: {
+          members: status.agents,
+          ...(status.expiresAt !== undefined && { expiresAt: status.expiresAt }),
+          maxAgents: status.maxAgents,
+          ttl: status.ttl,
+          checkedAt: now,
+        },
+      }),
+    };
+    this.registry.put(stored, reason);
+    this.logger.info(
+      `${reason === 'claimed' ? 'Claimed a pairing code for' : 'Joined'} session ${sessionLabel(stored)} on ${server}.`,
+    );
+    return {
+      session: toSessionInfo(stored),
+      ...(greetingText
+        ? { greeting: { from: creatorAgentId ?? 'session creator', text: greetingText } }
+        : {}),
+      ...(status && { members: status.agents }),
+      alreadyJoined: false,
+      ...(replaced !== undefined && { replaced }),
+    };
+  }
+
+  private async pairStored(session: StoredSession, signal?: AbortSignal): Promise<PairingInfo> {
+    const { data } = await this.client.pair(session, signalOpt(signal));
+    return {
+      code: data.code,
+      url: data.url ?? `${session.server}/p/${data.code}`,
+      ...(data.expiresAt !== undefined && { expiresAt: data.expiresAt }),
+    };
+  }
+}
