@@ -101,6 +101,11 @@ export class SessionRegistry {
     return this.store.withPosition(resolveReference(this.store.list(), reference));
   }
 
+  /** The session a reference names, as stored: its read position is the inbox's to read. */
+  find(reference: string): StoredSession {
+    return resolveReference(this.store.list(), reference);
+  }
+
   info(reference: string): SessionInfo {
     return toSessionInfo(this.resolve(reference));
   }
