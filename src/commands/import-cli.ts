@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { type SessionManager, validateAlias } from '../core/index.js';
 import { isAgentId, isCursor, normalizeServerUrl, SESSION_ID_PATTERN } from '../protocol/index.js';
 
-export function defaultShellClientDir(): string {
+function defaultShellClientDir(): string {
   return join(homedir(), '.config', 'messaging');
 }
 

@@ -91,7 +91,7 @@ export class NexusError extends Error {
   }
 }
 
-export function hintFor(code: NexusErrorCode): string {
+function hintFor(code: NexusErrorCode): string {
   if (isProtocolErrorCode(code)) return PROTOCOL_ERRORS[code].hint;
   return CLIENT_ERRORS[code];
 }

@@ -19,7 +19,7 @@ import {
 } from './sessions.js';
 import type { SessionStore, StoredSession } from './store.js';
 
-export const EXPIRED_RETENTION_MS = 24 * 60 * 60_000;
+const EXPIRED_RETENTION_MS = 24 * 60 * 60_000;
 
 export type SessionsChangedReason =
   | 'created'

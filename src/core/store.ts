@@ -32,10 +32,9 @@ import { withFileLock } from './file-lock.js';
 import type { Logger } from './logger.js';
 import { shortId } from './sessions.js';
 
-export const STORE_FILE_NAME = 'store.json';
+const STORE_FILE_NAME = 'store.json';
 
-export const SessionRole = z.enum(['creator', 'member']);
-export type SessionRole = z.infer<typeof SessionRole>;
+const SessionRole = z.enum(['creator', 'member']);
 
 export const StoredSession = z.object({
   sessionId: z.string().min(1),

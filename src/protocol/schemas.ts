@@ -6,7 +6,7 @@
  * strings or numbers. Requests are what our relay validates and our client sends.
  */
 import { z } from 'zod';
-import { AGENT_ID_PATTERN, CURSOR_PATTERN, SESSION_ID_PATTERN } from './formats.js';
+import { AGENT_ID_PATTERN, CURSOR_PATTERN } from './formats.js';
 
 export const DEFAULT_TTL_SECONDS = 3660;
 export const MIN_TTL_SECONDS = 60;
@@ -16,7 +16,6 @@ export const MAX_WAIT_MS = 30_000;
 export const AgentId = z
   .string()
   .regex(AGENT_ID_PATTERN, 'letters, digits, - and _ only, at most 128 characters');
-export const SessionId = z.string().regex(SESSION_ID_PATTERN, 'not a session id');
 export const Cursor = z
   .union([z.string().regex(CURSOR_PATTERN), z.number().int().nonnegative()])
   .transform((value) => String(value));
