@@ -69,7 +69,16 @@ export async function startFloor(
   agent: { sessionId: string; agentId: string; sessionKey: string },
   nodeArgs: string[] = [],
 ): Promise<McpServer> {
-  const transport = new StdioClientTransport({
+  const transport = floorTransport(relayUrl, agent, nodeArgs);
+  return connectServer(transport, { relayUrl, agentId: agent.agentId, home: '' }, '');
+}
+
+export function floorTransport(
+  relayUrl: string,
+  agent = { sessionId: 'none', agentId: 'floor', sessionKey: 'none' },
+  nodeArgs: string[] = [],
+): StdioClientTransport {
+  return new StdioClientTransport({
     command: process.execPath,
     args: [...nodeArgs, FLOOR],
     env: {
@@ -81,7 +90,6 @@ export async function startFloor(
     },
     stderr: 'pipe',
   });
-  return connectServer(transport, { relayUrl, agentId: agent.agentId, home: '' }, '');
 }
 
 export async function startMcp(options: McpOptions): Promise<McpServer> {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { type SessionManager, validateAlias } from '../core/index.js';
 import { isAgentId, isCursor, isSessionId, normalizeServerUrl } from '../protocol/index.js';
 
-export function defaultShellClientDir(): string {
+function defaultShellClientDir(): string {
   return join(homedir(), '.config', 'messaging');
 }
 

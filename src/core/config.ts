@@ -10,7 +10,7 @@ import { clientError } from './errors.js';
 import { DEFAULT_HTTP_TIMEOUT_MS } from './http-transport.js';
 
 export const PUBLIC_RELAY_URL = 'https://messaging.md';
-export const DEFAULT_POLL_INTERVAL_MS = 1_000;
+const DEFAULT_POLL_INTERVAL_MS = 1_000;
 
 export interface CoreConfig {
   /** `--url`, then `NEXUS_URL`; the store's saved URL and the public relay come after. */

@@ -161,7 +161,7 @@ export class Inbox {
   // ---- send -------------------------------------------------------------------------------
 
   async send(reference: string, options: SendOptions): Promise<SendResult> {
-    const session = this.registry.resolve(reference);
+    const session = this.registry.find(reference);
     const text = options.text ?? '';
     if (!text && options.json === undefined) {
       throw clientError('invalid_argument', 'A message needs text, a json payload, or both.');
@@ -192,13 +192,14 @@ export class Inbox {
     // Nothing durable changes otherwise, so then nothing is locked or written.
     const follows = (position: ReadPosition) =>
       position.returned.length === 0 && BigInt(data.cursor) - 1n === BigInt(position.cursor);
-    const cursor = follows(this.store.position(session))
+    const seen = this.store.position(session);
+    const cursor = follows(seen)
       ? this.store.movePosition(session, (position) => {
           if (!follows(position)) return { result: position.cursor };
           const next = { ...position, cursor: data.cursor, lastUsedAt: isoNow(this.clock) };
           return { next, result: next.cursor };
         })
-      : session.cursor;
+      : seen.cursor;
     return {
       session: toSessionInfo({ ...session, cursor }),
       id: data.id,
@@ -212,7 +213,7 @@ export class Inbox {
   // ---- poll -------------------------------------------------------------------------------
 
   async poll(reference: string, options: PollOptions = {}): Promise<PollResult> {
-    const session = this.registry.resolve(reference);
+    const session = this.registry.find(reference);
     const replay = options.after !== undefined;
     const limit = options.limit ?? DEFAULT_POLL_LIMIT;
     const batch = await this.fetch(session, {
@@ -378,7 +379,7 @@ export class Inbox {
     const views = batch.messages.map((message) => toMessageView(message, context(batch.session)));
     const taken = within(views, limit, budget);
     return {
-      session: toSessionInfo(batch.session),
+      session: toSessionInfo(this.store.withPosition(batch.session)),
       messages: taken,
       cursor: taken.at(-1)?.cursor ?? batch.after ?? GREETING_CURSOR,
       hasMore: taken.length < views.length || batch.full,

@@ -31,12 +31,7 @@ import {
 } from './http-transport.js';
 import { shortId } from './sessions.js';
 
-export {
-  type CallOptions,
-  DEFAULT_HTTP_TIMEOUT_MS,
-  type RetryPolicy,
-  type Scrub,
-} from './http-transport.js';
+export type { CallOptions } from './http-transport.js';
 
 const HEALTH_TTL_MS = 5 * 60_000;
 const HEALTH_FAILURE_TTL_MS = 30_000;

@@ -7,7 +7,7 @@
 import type { Clock } from './clock.js';
 
 /** Requests a minute allowed to relays that are not on this machine, unless configured. */
-export const DEFAULT_REQUESTS_PER_MINUTE = 100;
+const DEFAULT_REQUESTS_PER_MINUTE = 100;
 
 export interface BudgetOptions {
   clock: Clock;

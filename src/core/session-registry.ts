@@ -19,7 +19,7 @@ import {
 } from './sessions.js';
 import type { SessionStore, StoredSession } from './store.js';
 
-export const EXPIRED_RETENTION_MS = 24 * 60 * 60_000;
+const EXPIRED_RETENTION_MS = 24 * 60 * 60_000;
 
 export type SessionsChangedReason =
   | 'created'
@@ -99,6 +99,11 @@ export class SessionRegistry {
   /** The session a reference names, with its current read position. */
   resolve(reference: string): StoredSession {
     return this.store.withPosition(resolveReference(this.store.list(), reference));
+  }
+
+  /** The session a reference names, as stored: its read position is the inbox's to read. */
+  find(reference: string): StoredSession {
+    return resolveReference(this.store.list(), reference);
   }
 
   info(reference: string): SessionInfo {

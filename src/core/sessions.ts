@@ -3,8 +3,8 @@ import { cutReference } from '../protocol/index.js';
 import { clientError, quoted } from './errors.js';
 import type { StoredSession } from './store.js';
 
-export const SHORT_ID_LENGTH = 12;
-export const MIN_PREFIX_LENGTH = 8;
+const SHORT_ID_LENGTH = 12;
+const MIN_PREFIX_LENGTH = 8;
 
 const ALIAS_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** An alias that looks like an id prefix would make references ambiguous. */

@@ -31,7 +31,7 @@ import { type SessionInfo, sessionLabel, toSessionInfo } from './sessions.js';
 import type { StoredSession } from './store.js';
 
 /** How long one long-poll request is held; below the relay's 30 s cap. */
-export const LONG_POLL_MS = 25_000;
+const LONG_POLL_MS = 25_000;
 const MAX_IDLE_INTERVAL_MS = 10_000;
 const MAX_ERROR_BACKOFF_MS = 10_000;
 /** Errors after which polling a session again cannot help. */

@@ -78,6 +78,3 @@ export type ProtocolErrorCode = keyof typeof PROTOCOL_ERRORS;
 export function isProtocolErrorCode(code: string): code is ProtocolErrorCode {
   return Object.hasOwn(PROTOCOL_ERRORS, code);
 }
-
-/** Live service: send with a wrong key answers 403, leave with a wrong key 401 (PROTOCOL.md). */
-export const INVALID_KEY_ON_SEND_STATUS = 403;

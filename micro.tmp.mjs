@@ -1,0 +1,31 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createCore, silentLogger } from '/work/wt-11/dist/core/index.js';
+import { startRelay } from '/work/wt-11/dist/relay/index.js';
+const relay = await startRelay({ host: '127.0.0.1', port: 0, rateLimitPerMinute: 0, log: () => {} });
+const mk = (agentId) => createCore({ config: { url: relay.url, home: mkdtempSync(join(tmpdir(), 'm-')), agentId, httpTimeoutMs: 5000, pollIntervalMs: 100 }, logger: silentLogger });
+const a = mk('a'), b = mk('b');
+const { session, pairing } = await a.manager.create({ alias: 'x', pair: true });
+await b.manager.claim({ code: pairing.code, alias: 'x' });
+const sa = a.store.get(session.sessionId), sb = b.store.get(session.sessionId);
+const N = 1000;
+const sig = new AbortController().signal;
+const t = async (name, fn) => { for (let i = 0; i < 100; i++) await fn(); const s = performance.now(); for (let i = 0; i < N; i++) await fn(); console.log(name, ((performance.now() - s) / N * 1000).toFixed(0), 'us'); };
+let c = '0';
+for (let r = 0; r < 2; r++) {
+await t('raw send+poll (client)', async () => { const x = await a.client.send(sa, { text: 'hi' }, { signal: sig }); const p = await b.client.poll(sb, { after: c }, { signal: sig }); c = p.data.nextCursor; });
+await t('manager send+poll', async () => { await a.manager.send('x', { text: 'hi', signal: sig }); await b.manager.poll('x', { signal: sig }); });
+}
+const store = b.store;
+await t('store.get', async () => store.get(session.sessionId));
+await t('registry.resolve', async () => b.manager.registry.resolve('x'));
+await t('movePosition noop', async () => store.movePosition(sb, (p) => ({ result: 1 })));
+await t('movePosition write', async () => store.movePosition(sb, (p) => ({ next: p, result: 1 })));
+const { Agent } = await import('undici');
+const ag = new Agent();
+await t('undici raw poll', async () => { const r = await ag.request({ origin: relay.url, path: `/v1/sessions/${sb.sessionId}/messages?after=${c}`, method: 'GET', headers: { 'x-agent-id': 'b' } }); await r.body.json(); });
+await t('client poll (signal)', async () => { await b.client.poll(sb, { after: c }, { signal: sig }); });
+await t('client poll (no signal)', async () => { await b.client.poll(sb, { after: c }); });
+await t('manager poll (nothing new)', async () => { await b.manager.poll('x', { signal: sig }); });
+process.exit(0);
