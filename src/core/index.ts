@@ -83,21 +83,14 @@ export function createCore(options: CoreOptions): Core {
 
 export type { Clock } from './clock.js';
 export { mapLimit } from './concurrency.js';
-export { type CoreConfig, checkedUrl, configFromEnv } from './config.js';
-export {
-  clientError,
-  isNexusError,
-  NexusError,
-  type NexusErrorCode,
-  toNexusError,
-} from './errors.js';
+export { type CoreConfig, configFromEnv } from './config.js';
+export { clientError, NexusError, toNexusError } from './errors.js';
 export type { Delivery, PollResult, SessionError } from './inbox.js';
 export {
   createLogger,
   type Logger,
   type LogLevel,
   type LogSink,
-  silentLogger,
   stderrSink,
 } from './logger.js';
 export type { SessionManager } from './manager.js';
