@@ -3,8 +3,13 @@
  * The one binary. No command: the MCP server on stdio (what hosts run). `relay`: the relay.
  * `doctor`, `import-cli`, `demo`: for a human at a terminal, where stdout is theirs.
  */
+import module from 'node:module';
 import { parseArgs } from 'node:util';
 import { VERSION } from './version.js';
+
+// V8's compile cache (Node ≥ 22.1, in the OS temp dir): a host starts every configured server at
+// launch, and compiling the MCP SDK and our modules afresh was ~27 ms of each start (BENCHMARKS.md).
+module.enableCompileCache?.();
 
 const HELP = `nexus-messaging-mcp ${VERSION} — agent-to-agent conversations over NexusMessaging, as an MCP server
 
