@@ -85,6 +85,7 @@ export class HttpTransport {
   private readonly clock: Clock;
   private readonly random: () => number;
   private agent: Promise<Agent> | undefined;
+  private readonly bases = new Map<string, { origin: string; prefix: string }>();
   private closed = false;
 
   constructor(options: TransportOptions = {}) {
@@ -148,6 +149,17 @@ export class HttpTransport {
     }
   }
 
+  /** A relay URL's origin and path prefix, parsed once per relay. */
+  private base(server: string): { origin: string; prefix: string } {
+    let base = this.bases.get(server);
+    if (!base) {
+      const url = new URL(server);
+      base = { origin: url.origin, prefix: url.pathname.replace(/\/+$/, '') };
+      this.bases.set(server, base);
+    }
+    return base;
+  }
+
   private dispatcher(): Promise<Agent> {
     // Loaded on first use: undici is a sixth of the server's start-up, and a host starts
     // every configured server when it launches, long before any of them is called.
@@ -173,11 +185,11 @@ export class HttpTransport {
     if (options.signal?.aborted)
       throw new NexusError({ code: 'aborted', message: 'The operation was cancelled.' });
 
-    const base = new URL(server);
+    const base = this.base(server);
     const query = new URLSearchParams();
     for (const [key, value] of Object.entries(spec.query ?? {}))
       if (value !== undefined) query.set(key, value);
-    const path = `${base.pathname.replace(/\/+$/, '')}${spec.path}${query.size ? `?${query}` : ''}`;
+    const path = `${base.prefix}${spec.path}${query.size ? `?${query}` : ''}`;
     const headers: Record<string, string> = {
       'user-agent': `nexus-messaging-mcp/${VERSION}`,
       accept: 'application/json',
