@@ -203,7 +203,6 @@ export class HttpTransport {
     }
 
     const budget = (options.timeoutMs ?? this.timeoutMs) + (spec.holdMs ?? 0);
-    const what = `${spec.method} ${spec.path.replace(/\/v1\/sessions\/[^/]+/, '/v1/sessions/…').replace(/\/v1\/pair\/[^/]+/, '/v1/pair/…')}`;
 
     let statusCode: number;
     let responseHeaders: Record<string, string | string[] | undefined>;
@@ -228,7 +227,7 @@ export class HttpTransport {
     } catch (error) {
       throw transportError(error, {
         cancelled: options.signal?.aborted ?? false,
-        what,
+        what: describeRequest(spec),
         budget,
         server: base.origin,
       });
@@ -250,7 +249,7 @@ export class HttpTransport {
         throw new NexusError({
           code: 'non_json_response',
           status: statusCode,
-          message: `${what} answered ${statusCode} with a body that is not JSON: ${excerpt(text, spec.scrub)}`,
+          message: `${describeRequest(spec)} answered ${statusCode} with a body that is not JSON: ${excerpt(text, spec.scrub)}`,
           ...withId,
         });
       }
@@ -259,7 +258,7 @@ export class HttpTransport {
         throw new NexusError({
           code: 'unexpected_response',
           status: statusCode,
-          message: `${what} answered with an unexpected body (${parsed.error.issues
+          message: `${describeRequest(spec)} answered with an unexpected body (${parsed.error.issues
             .slice(0, 3)
             .map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`)
             .join('; ')})`,
@@ -288,7 +287,9 @@ export class HttpTransport {
       throw new NexusError({
         code: known ? code : 'http_error',
         // A code this client does not know stays visible in the message, cut to a sane size.
-        message: known ? message : `${what} answered ${statusCode} ${excerpt(code)}: ${message}`,
+        message: known
+          ? message
+          : `${describeRequest(spec)} answered ${statusCode} ${excerpt(code)}: ${message}`,
         ...common,
         ...(errorBody.data.details !== undefined && { details: errorBody.data.details }),
       });
@@ -296,13 +297,13 @@ export class HttpTransport {
     if (!isJson) {
       throw new NexusError({
         code: 'non_json_response',
-        message: `${what} answered ${statusCode} with a body that is not JSON: ${excerpt(text, spec.scrub)}`,
+        message: `${describeRequest(spec)} answered ${statusCode} with a body that is not JSON: ${excerpt(text, spec.scrub)}`,
         ...common,
       });
     }
     throw new NexusError({
       code: 'http_error',
-      message: `${what} answered ${statusCode}.`,
+      message: `${describeRequest(spec)} answered ${statusCode}.`,
       ...common,
     });
   }
@@ -312,6 +313,14 @@ function scrubText(text: string, scrub: Scrub[] = []): string {
   let out = text;
   for (const { value, replacement } of scrub) if (value) out = out.split(value).join(replacement);
   return out;
+}
+
+/** A request as error messages name it: method and path, without session ids or codes. */
+function describeRequest(spec: { method: string; path: string }): string {
+  const path = spec.path
+    .replace(/\/v1\/sessions\/[^/]+/, '/v1/sessions/…')
+    .replace(/\/v1\/pair\/[^/]+/, '/v1/pair/…');
+  return `${spec.method} ${path}`;
 }
 
 /** The one place a relay's response body is read. */
