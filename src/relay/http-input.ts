@@ -56,7 +56,8 @@ export function checkJsonShape(value: unknown): void {
   let nodes = 0;
   while (stack.length > 0) {
     const { value: node, depth } = stack.pop() as { value: unknown; depth: number };
-    if (++nodes > MAX_JSON_NODES) {
+    // The body's own object is not counted: the limit is about the payload inside it.
+    if (depth > 1 && ++nodes > MAX_JSON_NODES) {
       throw new RelayError(
         'invalid_body',
         `The request body has more than ${MAX_JSON_NODES} JSON values: send a flatter or smaller payload.`,

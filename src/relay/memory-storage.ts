@@ -1,12 +1,11 @@
+import { LocalStorageBase } from './local-storage-base.js';
 import { MessageLog } from './message-log.js';
-import { LocalRequestWindows } from './rate-limit.js';
 import type {
   AddAgentResult,
   AgentRecord,
   ClaimPairCodeResult,
   CreateSessionResult,
   MessageDraft,
-  MessageListener,
   PairCodeRecord,
   RelayStorage,
   SessionOwner,
@@ -37,14 +36,14 @@ function copySession(entry: Entry): SessionRecord {
  * Everything in this process's memory, gone on restart: for tests, the demo and throwaway
  * relays. Each method runs without awaiting, which is what makes it atomic.
  */
-export class MemoryStorage implements RelayStorage {
+export class MemoryStorage extends LocalStorageBase implements RelayStorage {
   private readonly sessions = new Map<string, Entry>();
   private readonly pairCodes = new Map<string, PairCodeRecord>();
-  private readonly listeners = new Set<MessageListener>();
-  private readonly requests = new LocalRequestWindows();
   private readonly byOwner = new Map<string, Set<string>>();
 
-  constructor(private readonly options: MemoryStorageOptions) {}
+  constructor(private readonly options: MemoryStorageOptions) {
+    super();
+  }
 
   async createSession(session: SessionRecord, owner?: SessionOwner): Promise<CreateSessionResult> {
     if (this.sessions.has(session.sessionId)) return 'taken';
@@ -119,7 +118,7 @@ export class MemoryStorage implements RelayStorage {
     const message: StoredMessage = { ...draft, cursor: entry.session.lastCursor + 1 };
     entry.session.lastCursor = message.cursor;
     entry.messages.push(message, this.options.maxMessagesPerSession);
-    for (const listener of this.listeners) listener(sessionId, message.cursor);
+    this.notify(sessionId, message.cursor);
     return message;
   }
 
@@ -130,16 +129,6 @@ export class MemoryStorage implements RelayStorage {
     now: number,
   ): Promise<StoredMessage[]> {
     return this.sessions.get(sessionId)?.messages.after(after, limit, now) ?? [];
-  }
-
-  subscribe(listener: MessageListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  /** One process: every append already reaches the listeners. */
-  async watch(): Promise<() => void> {
-    return () => {};
   }
 
   async putPairCode(record: PairCodeRecord): Promise<boolean> {
@@ -192,12 +181,8 @@ export class MemoryStorage implements RelayStorage {
     return counts;
   }
 
-  async countRequest(address: string, now: number) {
-    return this.requests.count(address, now);
-  }
-
   async close(): Promise<void> {
-    this.listeners.clear();
+    this.forgetListeners();
   }
 
   private liveSessionsOf(address: string, now: number): number {

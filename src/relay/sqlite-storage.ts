@@ -2,14 +2,13 @@ import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { loadSqlite } from './load-sqlite.js';
-import { LocalRequestWindows } from './rate-limit.js';
+import { LocalStorageBase } from './local-storage-base.js';
 import type {
   AddAgentResult,
   AgentRecord,
   ClaimPairCodeResult,
   CreateSessionResult,
   MessageDraft,
-  MessageListener,
   PairCodeRecord,
   RelayStorage,
   SessionOwner,
@@ -226,9 +225,7 @@ export interface SqliteStorageOptions {
  * is one synchronous transaction, so a 2xx answered after it is on disk, and a cursor handed out
  * was committed with its message: a restart continues from it.
  */
-export class SqliteStorage implements RelayStorage {
-  private readonly listeners = new Set<MessageListener>();
-  private readonly requests = new LocalRequestWindows();
+export class SqliteStorage extends LocalStorageBase implements RelayStorage {
   private readonly sql: Statements;
 
   static async open(options: SqliteStorageOptions): Promise<SqliteStorage> {
@@ -239,6 +236,7 @@ export class SqliteStorage implements RelayStorage {
     private readonly db: DatabaseSync,
     private readonly options: SqliteStorageOptions,
   ) {
+    super();
     this.sql = prepareStatements(db);
   }
 
@@ -329,7 +327,7 @@ export class SqliteStorage implements RelayStorage {
       this.run('trimMessages', sessionId, cursor - this.options.maxMessagesPerSession);
       return { ...draft, cursor };
     });
-    if (message) for (const listener of this.listeners) listener(sessionId, message.cursor);
+    if (message) this.notify(sessionId, message.cursor);
     return message;
   }
 
@@ -341,16 +339,6 @@ export class SqliteStorage implements RelayStorage {
   ): Promise<StoredMessage[]> {
     const rows = this.sql.readAfter.all(sessionId, after ?? 0, now, limit) as Row[];
     return rows.map(messageFrom);
-  }
-
-  subscribe(listener: MessageListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  /** One process: every append already reaches the listeners. */
-  async watch(): Promise<() => void> {
-    return () => {};
   }
 
   async putPairCode(record: PairCodeRecord): Promise<boolean> {
@@ -406,12 +394,8 @@ export class SqliteStorage implements RelayStorage {
     };
   }
 
-  async countRequest(address: string, now: number) {
-    return this.requests.count(address, now);
-  }
-
   async close(): Promise<void> {
-    this.listeners.clear();
+    this.forgetListeners();
     if (this.db.isOpen) this.db.close();
   }
 
