@@ -22,6 +22,12 @@ type Client = ReturnType<typeof connectTo>;
 
 /** Keys outlive their expiry time by this much, so a clock slightly behind Redis's still sees them. */
 const GRACE_MS = 60_000;
+/**
+ * A session's channel stays subscribed this long after its last long-poll ends: a client polls
+ * again at once, and unsubscribing and resubscribing in between races (a pending unsubscribe
+ * reply would drop the new listener) and costs two round trips per poll.
+ */
+const UNWATCH_LINGER_MS = 30_000;
 /** Claimed and expired pair codes still answer for an hour (the service's retention). */
 const PAIR_RETENTION_MS = 60 * 60 * 1000;
 
@@ -156,6 +162,13 @@ function sessionFrom(sessionId: string, reply: Reply[]): SessionRecord | undefin
   return session;
 }
 
+interface Watch {
+  count: number;
+  ready: Promise<void>;
+  listener: (message: string) => void;
+  linger: NodeJS.Timeout | undefined;
+}
+
 export interface RedisStorageOptions {
   url: string;
   maxMessagesPerSession: number;
@@ -172,7 +185,7 @@ export interface RedisStorageOptions {
  */
 export class RedisStorage implements RelayStorage {
   private readonly listeners = new Set<MessageListener>();
-  private readonly watched = new Map<string, { count: number; ready: Promise<void> }>();
+  private readonly watched = new Map<string, Watch>();
   private readonly shas = new Map<string, string>();
   private readonly prefix: string;
 
@@ -344,25 +357,32 @@ export class RedisStorage implements RelayStorage {
   }
 
   async watch(sessionId: string): Promise<() => void> {
+    const channel = this.keys(sessionId).channel;
     let entry = this.watched.get(sessionId);
     if (!entry) {
-      const channel = this.keys(sessionId).channel;
-      const ready = this.subscriber.sSubscribe(channel, (message) => {
-        for (const listener of this.listeners) listener(sessionId, Number(message));
-      });
-      entry = { count: 0, ready };
+      const listener = (message: string): void => {
+        for (const notify of this.listeners) notify(sessionId, Number(message));
+      };
+      const ready = this.subscriber.sSubscribe(channel, listener);
+      entry = { count: 0, ready, listener, linger: undefined };
       this.watched.set(sessionId, entry);
     }
-    entry.count++;
     const watching = entry;
+    watching.count++;
+    clearTimeout(watching.linger);
+    watching.linger = undefined;
     let done = false;
     const unwatch = (): void => {
       if (done) return;
       done = true;
       watching.count--;
-      if (watching.count > 0 || this.watched.get(sessionId) !== watching) return;
-      this.watched.delete(sessionId);
-      this.subscriber.sUnsubscribe(this.keys(sessionId).channel).catch(() => undefined);
+      if (watching.count > 0) return;
+      watching.linger = setTimeout(() => {
+        if (watching.count > 0 || this.watched.get(sessionId) !== watching) return;
+        this.watched.delete(sessionId);
+        this.subscriber.sUnsubscribe(channel, watching.listener).catch(() => undefined);
+      }, UNWATCH_LINGER_MS);
+      watching.linger.unref();
     };
     try {
       await watching.ready;
@@ -438,6 +458,7 @@ export class RedisStorage implements RelayStorage {
 
   async close(): Promise<void> {
     this.listeners.clear();
+    for (const entry of this.watched.values()) clearTimeout(entry.linger);
     this.watched.clear();
     await Promise.allSettled([this.subscriber.close(), this.client.close()]);
   }

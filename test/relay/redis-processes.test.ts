@@ -43,6 +43,28 @@ describe('two relay processes on one Redis', () => {
     expect(woken.body.messages).toMatchObject([{ cursor: '1', text: 'across' }]);
   });
 
+  it('wake a poll held on the other process again and again (no subscription lost between polls)', async () => {
+    const created = await a.call('PUT', '/v1/sessions', { json: { creatorAgentId: 'alice' } });
+    const sessionId = created.body.sessionId as string;
+    const key = created.body.sessionKey as string;
+    await b.call('POST', `/v1/sessions/${sessionId}/join`, { agentId: 'bob' });
+    let after = '0';
+    for (let i = 0; i < 20; i++) {
+      // A missed wake-up answers empty after 10 s and fails the assertion below.
+      const held = b.call('GET', `/v1/sessions/${sessionId}/messages?after=${after}&waitMs=10000`, {
+        agentId: 'bob',
+      });
+      await a.call('POST', `/v1/sessions/${sessionId}/messages`, {
+        agentId: 'alice',
+        sessionKey: key,
+        json: { text: `m${i}` },
+      });
+      const woken = await held;
+      expect(woken.body.messages).toMatchObject([{ text: `m${i}` }]);
+      after = woken.body.nextCursor as string;
+    }
+  });
+
   it('never give out a duplicate or missing cursor to senders on both', async () => {
     const created = await a.call('PUT', '/v1/sessions', { json: { creatorAgentId: 'alice' } });
     const sessionId = created.body.sessionId as string;
