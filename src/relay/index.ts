@@ -6,3 +6,4 @@ export type { RelayOptions } from './options.js';
 export { redactJson, redactSecrets } from './redact.js';
 export { type RunningRelay, startRelay } from './server.js';
 export type { RelayStorage } from './storage.js';
+export { StoreRefused } from './store-errors.js';

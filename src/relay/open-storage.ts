@@ -11,7 +11,7 @@ export async function openStorage(options: ResolvedRelayOptions): Promise<RelayS
     case 'memory':
       return new MemoryStorage({ maxMessagesPerSession });
     case 'sqlite':
-      return SqliteStorage.open({ path: store.path, maxMessagesPerSession });
+      return SqliteStorage.open({ path: store.path, maxMessagesPerSession, log: options.log });
     case 'redis':
       return RedisStorage.open({
         url: store.url,

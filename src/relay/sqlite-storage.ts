@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { loadSqlite } from './load-sqlite.js';
 import { LocalStorageBase } from './local-storage-base.js';
+import { SqliteCheckpointer } from './sqlite-checkpointer.js';
 import type {
   AddAgentResult,
   AgentRecord,
@@ -143,6 +144,8 @@ function openDatabase(sqlite: typeof import('node:sqlite'), path: string): Datab
     // the written pages); only a power loss may drop the last commits. FULL would fsync each one.
     db.exec('PRAGMA synchronous = NORMAL');
     db.exec('PRAGMA busy_timeout = 5000');
+    // Checkpoints run on their own thread (SqliteCheckpointer), never inside a request's commit.
+    db.exec('PRAGMA wal_autocheckpoint = 0');
     if (version === 0) {
       db.exec('BEGIN IMMEDIATE');
       db.exec(SCHEMA);
@@ -218,6 +221,7 @@ type StatementName = keyof Statements;
 export interface SqliteStorageOptions {
   path: string;
   maxMessagesPerSession: number;
+  log: (line: string) => void;
 }
 
 /**
@@ -227,6 +231,8 @@ export interface SqliteStorageOptions {
  */
 export class SqliteStorage extends LocalStorageBase implements RelayStorage {
   private readonly sql: Statements;
+
+  private readonly checkpointer: SqliteCheckpointer;
 
   static async open(options: SqliteStorageOptions): Promise<SqliteStorage> {
     return new SqliteStorage(openDatabase(await loadSqlite(), options.path), options);
@@ -238,6 +244,7 @@ export class SqliteStorage extends LocalStorageBase implements RelayStorage {
   ) {
     super();
     this.sql = prepareStatements(db);
+    this.checkpointer = new SqliteCheckpointer(options.path, options.log);
   }
 
   async createSession(session: SessionRecord, owner?: SessionOwner): Promise<CreateSessionResult> {
@@ -396,7 +403,9 @@ export class SqliteStorage extends LocalStorageBase implements RelayStorage {
 
   async close(): Promise<void> {
     this.forgetListeners();
-    if (this.db.isOpen) this.db.close();
+    if (!this.db.isOpen) return;
+    this.db.close();
+    await this.checkpointer.close();
   }
 
   private readSession(sessionId: string): SessionRecord | undefined {
