@@ -117,6 +117,9 @@ export class MemoryStorage extends LocalStorageBase implements RelayStorage {
     if (!entry) return undefined;
     const message: StoredMessage = { ...draft, cursor: entry.session.lastCursor + 1 };
     entry.session.lastCursor = message.cursor;
+    entry.session.expiresAt = draft.createdAt + entry.session.ttlSeconds * 1000;
+    const sender = entry.agents.get(draft.agentId);
+    if (sender) sender.lastSeenAt = draft.createdAt;
     entry.messages.push(message, this.options.maxMessagesPerSession);
     this.notify(sessionId, message.cursor);
     return message;

@@ -91,8 +91,14 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local c = redis.call('HINCRBY', KEYS[1], 'cursor', 1)
 redis.call('ZADD', KEYS[2], c, c .. ':' .. ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', c - tonumber(ARGV[2]))
-local px = redis.call('PTTL', KEYS[1])
-if px > 0 then redis.call('PEXPIRE', KEYS[2], px) end
+local ttl = tonumber(redis.call('HGET', KEYS[1], 'ttl'))
+redis.call('HSET', KEYS[1], 'expires', tonumber(ARGV[3]) + ttl * 1000)
+if redis.call('HEXISTS', KEYS[4], ARGV[4]) == 1 then redis.call('HSET', KEYS[5], ARGV[4], ARGV[3]) end
+local px = ttl * 1000 + tonumber(ARGV[5])
+redis.call('PEXPIRE', KEYS[1], px)
+redis.call('PEXPIRE', KEYS[2], px)
+redis.call('PEXPIRE', KEYS[4], px)
+redis.call('PEXPIRE', KEYS[5], px)
 redis.call('SPUBLISH', KEYS[3], c)
 return c`;
 
@@ -324,8 +330,14 @@ export class RedisStorage implements RelayStorage {
     const keys = this.keys(sessionId);
     const cursor = await this.eval(
       APPEND,
-      [keys.meta, keys.msgs, keys.channel],
-      [JSON.stringify(draft), String(this.options.maxMessagesPerSession)],
+      [keys.meta, keys.msgs, keys.channel, keys.agents, keys.seen],
+      [
+        JSON.stringify(draft),
+        String(this.options.maxMessagesPerSession),
+        String(draft.createdAt),
+        draft.agentId,
+        String(GRACE_MS),
+      ],
     );
     if (typeof cursor !== 'number') return undefined;
     return { ...draft, cursor };

@@ -186,8 +186,8 @@ export class RelayService {
       createdAt: now,
       expiresAt: now + session.ttlSeconds * 1000,
     });
+    // The append also slid the session's expiry and marked the sender seen.
     if (!message) throw new RelayError('session_not_found');
-    await this.touch(sessionId, agentId);
     return {
       id: message.id,
       cursor: String(message.cursor),

@@ -188,7 +188,7 @@ function prepareStatements(db: DatabaseSync) {
     touchAgent: s('UPDATE agents SET last_seen_at = ? WHERE session_id = ? AND agent_id = ?'),
     removeAgent: s('DELETE FROM agents WHERE session_id = ? AND agent_id = ?'),
     nextCursor: s(
-      'UPDATE sessions SET last_cursor = last_cursor + 1 WHERE session_id = ? RETURNING last_cursor',
+      'UPDATE sessions SET last_cursor = last_cursor + 1, expires_at = ? + ttl_seconds * 1000 WHERE session_id = ? RETURNING last_cursor',
     ),
     insertMessage: s(
       'INSERT INTO messages (session_id, cursor, id, agent_id, text, json_text, verified, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -315,8 +315,9 @@ export class SqliteStorage extends LocalStorageBase implements RelayStorage {
 
   async appendMessage(sessionId: string, draft: MessageDraft): Promise<StoredMessage | undefined> {
     const message = this.transaction(() => {
-      const next = this.sql.nextCursor.get(sessionId) as Row | undefined;
+      const next = this.sql.nextCursor.get(draft.createdAt, sessionId) as Row | undefined;
       if (!next) return undefined;
+      this.run('touchAgent', draft.createdAt, sessionId, draft.agentId);
       const cursor = next.last_cursor as number;
       this.run(
         'insertMessage',

@@ -90,7 +90,11 @@ export interface RelayStorage {
   addAgent(sessionId: string, agent: AgentRecord): Promise<AddAgentResult>;
   removeAgent(sessionId: string, agentId: string): Promise<boolean>;
 
-  /** Assigns the next cursor; drops the oldest message past the per-session cap. */
+  /**
+   * Assigns the next cursor, drops the oldest message past the per-session cap, and (as a
+   * touch at draft.createdAt by draft.agentId would) slides the session's expiry and marks the
+   * sender seen: a send is one atomic write.
+   */
   appendMessage(sessionId: string, draft: MessageDraft): Promise<StoredMessage | undefined>;
   /** Messages with cursor > after (all when undefined), oldest first, unexpired at `now`. */
   readMessages(

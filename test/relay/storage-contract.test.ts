@@ -126,6 +126,20 @@ describeEachStore('storage contract', () => {
     expect((await storage.getSession(record.sessionId))?.lastCursor).toBe(2);
   });
 
+  it('slides the expiry and marks the sender seen with each append, in the same write', async () => {
+    const storage = await open();
+    const record = session({
+      ttlSeconds: 60,
+      expiresAt: T0 + 60_000,
+      agents: [agent('alice'), agent('bob')],
+    });
+    await storage.createSession(record);
+    await storage.appendMessage(record.sessionId, draft('a', { createdAt: T0 + 30_000 }));
+    const read = await storage.getSession(record.sessionId);
+    expect(read?.expiresAt).toBe(T0 + 90_000);
+    expect(read?.agents.map((a) => a.lastSeenAt)).toEqual([T0 + 30_000, T0]);
+  });
+
   it('drops the oldest messages past the cap, never the cursor count', async () => {
     const storage = await open(3);
     const record = session();
@@ -222,7 +236,7 @@ describeEachStore('storage contract', () => {
   it('counts unexpired sessions, their agents and messages', async () => {
     const storage = await open();
     const live = session({ agents: [agent('alice'), agent('bob')] });
-    const dead = session({ expiresAt: T0 + 1_000, agents: [agent('carol')] });
+    const dead = session({ ttlSeconds: 1, expiresAt: T0 + 1_000, agents: [agent('carol')] });
     await storage.createSession(live);
     await storage.createSession(dead);
     await storage.appendMessage(live.sessionId, draft('a'));
