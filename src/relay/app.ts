@@ -5,7 +5,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { normalizeServerUrl } from '../protocol/index.js';
 import { RelayError } from './errors.js';
 import { LongPollWaiters } from './long-poll-waiters.js';
-import { openStorage } from './open-storage.js';
+import { openStorage, storeUnavailable } from './open-storage.js';
 import { type RelayOptions, type ResolvedRelayOptions, resolveRelayOptions } from './options.js';
 import { RateLimiter } from './rate-limit.js';
 import { RelayService } from './relay-service.js';
@@ -119,6 +119,17 @@ export async function createRelayApp(input: RelayOptions = {}): Promise<RelayApp
   app.onError((error, c) => {
     if (error instanceof RelayError) {
       return c.json(error.toBody(), error.status as ContentfulStatusCode, error.headers);
+    }
+    if (storeUnavailable(error)) {
+      options.log(
+        `nexus relay: store unavailable (request ${c.get('requestId')}): ${error.message}`,
+      );
+      const unavailable = new RelayError(
+        'internal_error',
+        "The relay's store is unreachable: try again in a few seconds.",
+        { status: 503, headers: { 'Retry-After': '5' } },
+      );
+      return c.json(unavailable.toBody(), 503, unavailable.headers);
     }
     // The message and stack name code paths, never request data such as ids or keys.
     options.log(

@@ -1,6 +1,6 @@
 import { MemoryStorage } from './memory-storage.js';
 import type { ResolvedRelayOptions } from './options.js';
-import { RedisStorage } from './redis-storage.js';
+import { isRedisUnavailable, RedisStorage } from './redis-storage.js';
 import { SqliteStorage } from './sqlite-storage.js';
 import type { RelayStorage } from './storage.js';
 
@@ -29,4 +29,9 @@ export function describeStore(options: ResolvedRelayOptions): string {
   if (store.kind === 'sqlite') return `sqlite ${store.path}`;
   const url = new URL(store.url);
   return `redis ${url.host}${url.pathname === '/' ? '' : url.pathname}`;
+}
+
+/** Whether a request failed because the store is unreachable (answered 503, logged without a stack). */
+export function storeUnavailable(error: unknown): boolean {
+  return isRedisUnavailable(error);
 }

@@ -1,4 +1,10 @@
-import { createClient } from '@redis/client';
+import {
+  ClientClosedError,
+  ClientOfflineError,
+  ConnectionTimeoutError,
+  createClient,
+  SocketClosedUnexpectedlyError,
+} from '@redis/client';
 import type {
   AddAgentResult,
   AgentRecord,
@@ -16,7 +22,18 @@ import type {
 import { StoreRefused } from './store-errors.js';
 
 function connectTo(url: string) {
-  return createClient({ url });
+  // Without Redis a request fails at once (503) instead of waiting in a queue for a reconnect.
+  return createClient({ url, disableOfflineQueue: true });
+}
+
+/** Whether an error means the Redis store is unreachable right now (not a bug in the relay). */
+export function isRedisUnavailable(error: unknown): boolean {
+  return (
+    error instanceof ClientOfflineError ||
+    error instanceof ClientClosedError ||
+    error instanceof SocketClosedUnexpectedlyError ||
+    error instanceof ConnectionTimeoutError
+  );
 }
 type Client = ReturnType<typeof connectTo>;
 
@@ -198,13 +215,19 @@ export class RedisStorage implements RelayStorage {
   static async open(options: RedisStorageOptions): Promise<RedisStorage> {
     const client = connectTo(options.url);
     const subscriber = client.duplicate();
-    let lastError = '';
+    // The clients reconnect by themselves: one line when the connection is lost, one when it is
+    // back, not one per retry.
+    let down = false;
     for (const c of [client, subscriber]) {
       c.on('error', (error: Error) => {
-        // The client reconnects by itself; say so once per distinct failure, not per retry.
-        if (error.message === lastError) return;
-        lastError = error.message;
-        options.log(`nexus relay: redis: ${error.message}`);
+        if (down) return;
+        down = true;
+        options.log(`nexus relay: redis unreachable (${error.message}); retrying`);
+      });
+      c.on('ready', () => {
+        if (!down) return;
+        down = false;
+        options.log('nexus relay: redis reachable again');
       });
     }
     const where = new URL(options.url).host;
