@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { RedisServer } from '../../test/relay/redis-server.ts';
-import { headersOf, type RawAgent, RawHttp } from '../lib/http.ts';
+import { headersOf, type RawAgent, RawHttp, sendLoadRequest } from '../lib/http.ts';
 import { type RelayChild, startRelayChild } from '../lib/relay.ts';
 import {
   type Benchmark,
@@ -83,15 +83,7 @@ async function measure(setup: Setup, seconds: number) {
     const agent = await http.createSession('load');
     const path = `/v1/sessions/${agent.sessionId}/messages`;
     const urls = setup.relays.map((relay) => `${relay.url}${path}`);
-    const send = {
-      method: 'POST' as const,
-      headers: {
-        'content-type': 'application/json',
-        'x-agent-id': agent.agentId,
-        'x-session-key': agent.sessionKey,
-      },
-      body: JSON.stringify({ text: filler(100) }),
-    };
+    const send = sendLoadRequest(agent);
     await load(urls, send, 1);
     const sends = await load(urls, send, seconds);
     const { cursor } = await http.send(agent, filler(100));

@@ -4,7 +4,7 @@
  * shown as the framework's floor for reference; the targets are absolute.
  */
 import autocannon from 'autocannon';
-import { RawHttp } from '../lib/http.ts';
+import { RawHttp, sendLoadRequest } from '../lib/http.ts';
 import { startRelayChild } from '../lib/relay.ts';
 import { type Benchmark, fmtCount, fmtMs, fmtRatio, type Row } from '../lib/report.ts';
 import { filler } from '../lib/util.ts';
@@ -53,13 +53,7 @@ export const throughput: Benchmark = async (ctx) => {
     const path = `/v1/sessions/${agent.sessionId}/messages`;
     const send: autocannon.Options = {
       url: `${relay.url}${path}`,
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'x-agent-id': agent.agentId,
-        'x-session-key': agent.sessionKey,
-      },
-      body: JSON.stringify({ text: filler(100) }),
+      ...sendLoadRequest(agent),
     };
     // Warm-up: JIT, connection setup.
     await load({ ...send }, 1);

@@ -3,6 +3,7 @@
  * retries. This is the baseline the client-side paths are compared with.
  */
 import { Client } from 'undici';
+import { filler } from './util.ts';
 
 export interface RawAgent {
   sessionId: string;
@@ -99,4 +100,13 @@ export class RawHttp {
 
 export function headersOf(agent: RawAgent): Record<string, string> {
   return { 'x-agent-id': agent.agentId, 'x-session-key': agent.sessionKey };
+}
+
+/** The autocannon request of the load benchmarks (url aside): a send of `chars` characters. */
+export function sendLoadRequest(agent: RawAgent, chars = 100) {
+  return {
+    method: 'POST' as const,
+    headers: { 'content-type': 'application/json', ...headersOf(agent) },
+    body: JSON.stringify({ text: filler(chars) }),
+  };
 }

@@ -16,6 +16,8 @@ import { greetingMessage, iso, messageJson, sessionStatus } from './wire.js';
 const PAIR_CODE_RETENTION_MS = 60 * 60 * 1000;
 /** Read from the store this many at a time, so a poll capped by bytes reads little more than it sends. */
 const POLL_READ_CHUNK = 32;
+/** A poll marks its agent seen and slides the expiry at most this often (see recentlyTouched). */
+const POLL_TOUCH_INTERVAL_MS = 1_000;
 /** Ids a client could use to pass for the relay or the greeting (`system` writes the greeting). */
 const RESERVED_AGENT_IDS = new Set(['system', 'relay', 'nexus']);
 
@@ -310,8 +312,10 @@ export class RelayService {
     after: number | undefined,
   ): Promise<PollResult> {
     const session = await this.liveSession(sessionId);
-    this.requireMember(session, agentId, 'agent_not_in_session');
-    const touched = await this.touch(sessionId, agentId);
+    const member = this.requireMember(session, agentId, 'agent_not_in_session');
+    const touched = this.recentlyTouched(session, member)
+      ? session
+      : await this.touch(sessionId, agentId);
     const result: PollResult = { messages: [], nextCursor: query.after ?? '0' };
     if (query.members) {
       result.members = touched.agents.map((agent) => ({
@@ -391,6 +395,16 @@ export class RelayService {
     const member = session.agents.find((agent) => agent.agentId === agentId);
     if (!member) throw new RelayError(code, `Agent ${agentId} is not a member of the session.`);
     return member;
+  }
+
+  /**
+   * True when the member was seen and the expiry slid less than POLL_TOUCH_INTERVAL_MS ago: a
+   * poll then skips its touch (a store write: a SQLite transaction, a Redis round trip) and both
+   * stay at most that much behind. Read from the stored session, so it holds across processes.
+   */
+  private recentlyTouched(session: SessionRecord, member: AgentRecord): boolean {
+    const since = this.now() - POLL_TOUCH_INTERVAL_MS;
+    return member.lastSeenAt > since && session.expiresAt > since + session.ttlSeconds * 1000;
   }
 
   private async touch(sessionId: string, agentId: string, ttl?: number): Promise<SessionRecord> {

@@ -332,7 +332,8 @@ export class SqliteStorage extends LocalStorageBase implements RelayStorage {
         draft.expiresAt,
       );
       // Cursors in a session are consecutive, so the cap is a cursor range.
-      this.run('trimMessages', sessionId, cursor - this.options.maxMessagesPerSession);
+      const oldest = cursor - this.options.maxMessagesPerSession;
+      if (oldest > 0) this.run('trimMessages', sessionId, oldest);
       return { ...draft, cursor };
     });
     if (message) this.notify(sessionId, message.cursor);

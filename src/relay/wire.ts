@@ -2,8 +2,27 @@ import type { SessionRecord, StoredMessage } from './storage.js';
 
 /** Shapes of what the relay sends, built from stored records. Times go out as ISO 8601. */
 
+/** `YYYY-MM-DDTHH:mm:ss.` per whole second, forgotten all at once when full. */
+const secondPrefixes = new Map<number, string>();
+const SECOND_PREFIXES_MAX = 4_096;
+const MAX_DATE_MS = 8.64e15;
+
+/**
+ * `new Date(ms).toISOString()`, with the text up to the milliseconds remembered per second: a
+ * poll formats two times per message, and toISOString was ~4 % of the relay's CPU under load.
+ */
 export function iso(ms: number): string {
-  return new Date(ms).toISOString();
+  // Date's own range and rounding stay Date's: RangeError past ±8.64e15, truncation of fractions.
+  if (!Number.isInteger(ms) || Math.abs(ms) > MAX_DATE_MS) return new Date(ms).toISOString();
+  const second = Math.floor(ms / 1000);
+  let prefix = secondPrefixes.get(second);
+  if (prefix === undefined) {
+    prefix = new Date(second * 1000).toISOString().slice(0, -4);
+    if (secondPrefixes.size >= SECOND_PREFIXES_MAX) secondPrefixes.clear();
+    secondPrefixes.set(second, prefix);
+  }
+  const millis = ms - second * 1000;
+  return `${prefix}${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}Z`;
 }
 
 export interface WireMessage {

@@ -308,6 +308,25 @@ describeEachStore('renew and expiry', () => {
     );
   });
 
+  it("writes a poll's slide and last-seen at most once a second per agent", async () => {
+    const clock = new FakeClock();
+    await start({}, clock);
+    const { sessionId } = await relay.sessionWithCreator('alice', { ttl: 120 });
+    const expiry = async () =>
+      expectOk(await relay.call('GET', `/v1/sessions/${sessionId}`), 200, SessionStatusResponse)
+        .expiresAt;
+    const seen = async () => (await relay.poll(sessionId, 'alice', '?members=true')).members;
+
+    clock.advance(500);
+    expect(await seen()).toEqual([{ agentId: 'alice', lastSeenAt: new Date(T0).toISOString() }]);
+    expect(await expiry()).toBe(new Date(T0 + 120_000).toISOString());
+    clock.advance(500);
+    expect(await seen()).toEqual([
+      { agentId: 'alice', lastSeenAt: new Date(T0 + 1_000).toISOString() },
+    ]);
+    expect(await expiry()).toBe(new Date(T0 + 121_000).toISOString());
+  });
+
   it('does not slide the ttl on status or join', async () => {
     const clock = new FakeClock();
     await start({}, clock);

@@ -1,0 +1,42 @@
+/**
+ * Profiles one relay child per store under the load benchmark 10 applies (sends, then polls five
+ * back) and prints where its CPU went: `node bench/profile-stores.ts [memory|sqlite|redis] [seconds]`.
+ * Writes bench/stores-<store>.cpuprofile (read it with bench/profile-summary.ts).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { RedisServer } from '../test/relay/redis-server.ts';
+import { RawHttp, sendLoadRequest } from './lib/http.ts';
+import { startRelayChild } from './lib/relay.ts';
+import { filler } from './lib/util.ts';
+
+const kind = process.argv[2] ?? 'memory';
+const seconds = Number(process.argv[3] ?? 5);
+const dir = mkdtempSync(join(tmpdir(), 'nexus-profile-stores-'));
+const redis = kind === 'redis' ? await RedisServer.start() : undefined;
+const store =
+  kind === 'sqlite' ? `sqlite:${join(dir, 'relay.db')}` : kind === 'redis' ? redis?.url : 'memory';
+const relay = await startRelayChild({ store }, { profile: `stores-${kind}` });
+const http = new RawHttp(relay.url);
+try {
+  const agent = await http.createSession('load');
+  const url = `${relay.url}/v1/sessions/${agent.sessionId}/messages`;
+  const run = async (options: autocannon.Options) => {
+    const result = await autocannon({ connections: 64, duration: seconds, ...options });
+    return `${Math.round(result.requests.total / result.duration)} req/s, non-2xx ${result.non2xx}`;
+  };
+  const sends = await run({ url, ...sendLoadRequest(agent) });
+  const { cursor } = await http.send(agent, filler(100));
+  const polls = await run({
+    url: `${url}?after=${Number(cursor) - 5}`,
+    headers: { 'x-agent-id': agent.agentId },
+  });
+  console.log(`${kind}: sends ${sends}; polls ${polls}`);
+} finally {
+  await http.close();
+  await relay.close();
+  await redis?.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
