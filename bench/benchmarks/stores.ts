@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { RedisServer } from '../../test/relay/redis-server.ts';
+import { totalCpuMs } from '../lib/cpu.ts';
 import { headersOf, type RawAgent, RawHttp, sendLoadRequest } from '../lib/http.ts';
 import { type RelayChild, startRelayChild } from '../lib/relay.ts';
 import {
@@ -31,9 +32,17 @@ interface Load {
   total: number;
   p99: number;
   bad: number;
+  /** CPU the serving processes (`pids`) spent per answered request, in µs. */
+  cpuUs?: number;
 }
 
-async function load(urls: string[], options: Omit<autocannon.Options, 'url'>, seconds: number) {
+async function load(
+  urls: string[],
+  options: Omit<autocannon.Options, 'url'>,
+  seconds: number,
+  pids: number[] = [],
+) {
+  const cpuBefore = totalCpuMs(pids);
   // Two processes: half the connections on each, at the same time.
   const results = await Promise.all(
     urls.map((url) =>
@@ -46,15 +55,21 @@ async function load(urls: string[], options: Omit<autocannon.Options, 'url'>, se
       }),
     ),
   );
+  const cpuAfter = totalCpuMs(pids);
+  const total = results.reduce((sum, r) => sum + r.requests.total, 0);
   return {
     rps: results.reduce((sum, r) => sum + r.requests.total / r.duration, 0),
-    total: results.reduce((sum, r) => sum + r.requests.total, 0),
+    total,
     p99: Math.max(...results.map((r) => r.latency.p99)),
     bad: results.reduce((sum, r) => sum + r.errors + r.timeouts + r.non2xx, 0),
+    ...(cpuBefore !== undefined &&
+      cpuAfter !== undefined &&
+      pids.length > 0 &&
+      total > 0 && { cpuUs: ((cpuAfter - cpuBefore) * 1000) / total }),
   } satisfies Load;
 }
 
-async function startFloor(): Promise<{ url: string; close(): void }> {
+async function startFloor(): Promise<{ url: string; pid: number; close(): void }> {
   const child = fork(join(ROOT, 'bench', 'hono-floor-child.ts'), [], {
     execArgv: process.execArgv,
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
@@ -66,13 +81,15 @@ async function startFloor(): Promise<{ url: string; close(): void }> {
     ),
     15_000,
   );
-  return { url, close: () => child.kill('SIGKILL') };
+  return { url, pid: child.pid ?? -1, close: () => child.kill('SIGKILL') };
 }
 
 interface Setup {
   name: string;
   target: number;
   relays: RelayChild[];
+  /** Processes whose CPU counts as the store's: the relays, and redis-server for Redis. */
+  pids: number[];
 }
 
 async function measure(setup: Setup, seconds: number) {
@@ -85,18 +102,29 @@ async function measure(setup: Setup, seconds: number) {
     const urls = setup.relays.map((relay) => `${relay.url}${path}`);
     const send = sendLoadRequest(agent);
     await load(urls, send, 1);
-    const sends = await load(urls, send, seconds);
+    const sends = await load(urls, send, seconds, setup.pids);
     const { cursor } = await http.send(agent, filler(100));
     const after = String(Number(cursor) - 5);
     const polls = await load(
       urls.map((url) => `${url}?after=${after}`),
       { headers: { 'x-agent-id': agent.agentId } },
       seconds,
+      setup.pids,
     );
     return { sends, polls };
   } finally {
     await http.close();
   }
+}
+
+/**
+ * CPU per request, the store's processes against the floor's: steadier than req/s on a shared
+ * machine, since it does not count the time a process waited for a core.
+ */
+function cpuNote(figure: Load, base: Load): string | undefined {
+  if (figure.cpuUs === undefined || base.cpuUs === undefined) return undefined;
+  const ratio = base.cpuUs / figure.cpuUs;
+  return `CPU/request ${figure.cpuUs.toFixed(0)} µs vs floor ${base.cpuUs.toFixed(0)} µs (${fmtRatio(ratio)})`;
 }
 
 /** A send through `a` while `b` holds a long-poll: time until b's poll answers. */
@@ -213,22 +241,29 @@ export const stores: Benchmark = async (ctx) => {
   };
   try {
     await load([floor.url], {}, 1);
+    const setup = (name: string, target: number, relays: RelayChild[], shared = false): Setup => ({
+      name,
+      target,
+      relays,
+      pids: [...relays.map((child) => child.pid), ...(shared ? [redis.pid] : [])],
+    });
     const setups: Setup[] = [
-      { name: 'memory', target: 0.6, relays: [await relay('memory')] },
-      { name: 'sqlite', target: 0.4, relays: [await relay(`sqlite:${join(dir, 'relay.db')}`)] },
-      { name: 'redis, 1 process', target: 0.4, relays: [await relay(redis.url)] },
-      {
-        name: 'redis, 2 processes',
-        target: 0.4,
-        relays: [await relay(`${redis.url}/1`), await relay(`${redis.url}/1`)],
-      },
+      setup('memory', 0.6, [await relay('memory')]),
+      setup('sqlite', 0.4, [await relay(`sqlite:${join(dir, 'relay.db')}`)]),
+      setup('redis, 1 process', 0.4, [await relay(redis.url)], true),
+      setup(
+        'redis, 2 processes',
+        0.4,
+        [await relay(`${redis.url}/1`), await relay(`${redis.url}/1`)],
+        true,
+      ),
     ];
     const rows: Row[] = [];
     let letter = 'a'.charCodeAt(0);
     for (const setup of setups) {
       // The floor is measured right before each store's loads: on a shared machine the load
       // around them moves, and a floor from the start of the run would skew later ratios.
-      const base = await load([floor.url], {}, seconds);
+      const base = await load([floor.url], {}, seconds, [floor.pid]);
       const { sends, polls } = await measure(setup, seconds);
       ctx.log(`  ${setup.name}: hono floor ${fmtCount(base.rps)} req/s`);
       for (const [kind, figure] of [
@@ -244,7 +279,12 @@ export const stores: Benchmark = async (ctx) => {
           ratio: fmtRatio(ratio),
           target: `≥ ${setup.target}× of the Hono floor`,
           met: figure.bad === 0 && ratio >= setup.target,
-          ...(figure.bad > 0 && { note: `${figure.bad} errors or non-2xx answers` }),
+          note: [
+            cpuNote(figure, base),
+            figure.bad > 0 ? `${figure.bad} errors or non-2xx answers` : undefined,
+          ]
+            .filter(Boolean)
+            .join('; '),
           data: { figure, baseline: base, ratio },
         });
       }

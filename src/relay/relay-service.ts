@@ -311,6 +311,12 @@ export class RelayService {
     query: PollQuery,
     after: number | undefined,
   ): Promise<PollResult> {
+    const now = this.now();
+    const firstWant = Math.min(POLL_READ_CHUNK, query.limit + 1);
+    // Read alongside the session, not after it: on Redis both go out in one write and come
+    // back in one round trip. Discarded unread when the session or membership check refuses.
+    const firstRead = this.storage.readMessages(sessionId, after, firstWant, now);
+    firstRead.catch(() => undefined);
     const session = await this.liveSession(sessionId);
     const member = this.requireMember(session, agentId, 'agent_not_in_session');
     const touched = this.recentlyTouched(session, member)
@@ -329,12 +335,11 @@ export class RelayService {
       result.messages.push(greeting);
       budget -= Buffer.byteLength(greeting) + 1;
     }
-    const now = this.now();
     let sent = 0;
-    let from = after;
+    let want = firstWant;
+    let reading = firstRead;
     for (;;) {
-      const want = Math.min(POLL_READ_CHUNK, query.limit + 1 - sent);
-      const batch = await this.storage.readMessages(sessionId, from, want, now);
+      const batch = await reading;
       for (const message of batch) {
         const text = messageJson(message);
         const size = Buffer.byteLength(text) + 1;
@@ -349,7 +354,9 @@ export class RelayService {
         sent++;
       }
       if (batch.length < want) return result;
-      from = (batch.at(-1) as { cursor: number }).cursor;
+      const from = (batch.at(-1) as { cursor: number }).cursor;
+      want = Math.min(POLL_READ_CHUNK, query.limit + 1 - sent);
+      reading = this.storage.readMessages(sessionId, from, want, now);
     }
   }
 

@@ -52,6 +52,11 @@ export class RedisServer {
     return new RedisServer(`redis://127.0.0.1:${port}`, child);
   }
 
+  /** The server's process id (benchmarks read its CPU time). */
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
   async stop(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise((resolve) => this.child.once('exit', resolve));
