@@ -5,6 +5,9 @@ import { detailsFromZod, invalidRequest, RelayError } from './errors.js';
 import { RELAY_DEFAULTS } from './options.js';
 import type { PollQuery } from './relay-service.js';
 
+/** Shared: decode() without `stream` keeps no state between calls. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 /**
  * Reads the body as JSON, refusing more than `maxBytes`: by Content-Length before reading (and
  * by size after, for in-process requests with a lying header), or by counting what arrives for
@@ -28,7 +31,7 @@ export async function readJsonBody(c: Context, maxBytes: number): Promise<unknow
   if (bytes.byteLength === 0) return {};
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    text = UTF8.decode(bytes);
   } catch {
     throw new RelayError('invalid_body', 'The request body is not valid UTF-8.');
   }

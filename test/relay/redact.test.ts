@@ -147,6 +147,22 @@ The password field: optional. My secret: I love cheese! Token-based auth is fine
     const result = redactSecrets(hostile);
     expect(result.count).toBe(1);
   });
+
+  // Rules that ignore case must still fire however the text is cased, and ordinary prose
+  // (no rule can match) must come back as the very same string.
+  it('finds secrets in any case the rules accept; leaves plain prose as it was', () => {
+    const upper = redactSecrets(`AUTHORIZATION: BEARER ${FIXTURES.bearer}`);
+    expect(upper).toEqual({ text: 'AUTHORIZATION: BEARER [REDACTED:bearer_token]', count: 1 });
+    const url = redactSecrets(`db at POSTGRES://admin:${alnum(12)}@db.internal`);
+    expect(url).toEqual({
+      text: 'db at POSTGRES://admin:[REDACTED:password]@db.internal',
+      count: 1,
+    });
+    const assignment = redactSecrets(`DB_PASSWORD=${alnum(12)}`);
+    expect(assignment).toEqual({ text: 'DB_PASSWORD=[REDACTED:password]', count: 1 });
+    const prose = 'relay agent message cursor session poll wait reply '.repeat(3);
+    expect(redactSecrets(prose)).toEqual({ text: prose, count: 0 });
+  });
 });
 
 describe('redactJson', () => {
