@@ -18,6 +18,8 @@ const PAIR_CODE_RETENTION_MS = 60 * 60 * 1000;
 const POLL_READ_CHUNK = 32;
 /** A poll marks its agent seen and slides the expiry at most this often (see recentlyTouched). */
 const POLL_TOUCH_INTERVAL_MS = 1_000;
+/** Lifetimes (ttl, inactivity limit) below this get every poll's touch written. */
+const MIN_SKIP_LIFETIME_MS = 60 * POLL_TOUCH_INTERVAL_MS;
 /** Ids a client could use to pass for the relay or the greeting (`system` writes the greeting). */
 const RESERVED_AGENT_IDS = new Set(['system', 'relay', 'nexus']);
 
@@ -408,8 +410,13 @@ export class RelayService {
    * True when the member was seen and the expiry slid less than POLL_TOUCH_INTERVAL_MS ago: a
    * poll then skips its touch (a store write: a SQLite transaction, a Redis round trip) and both
    * stay at most that much behind. Read from the stored session, so it holds across processes.
+   * Never for lifetimes short enough for that second to matter (a ttl or an inactivity limit
+   * under a minute, which only a relay's own options allow).
    */
   private recentlyTouched(session: SessionRecord, member: AgentRecord): boolean {
+    const idleMs = this.options.agentInactivitySeconds * 1000;
+    const short = (ms: number): boolean => ms > 0 && ms < MIN_SKIP_LIFETIME_MS;
+    if (short(session.ttlSeconds * 1000) || short(idleMs)) return false;
     const since = this.now() - POLL_TOUCH_INTERVAL_MS;
     return member.lastSeenAt > since && session.expiresAt > since + session.ttlSeconds * 1000;
   }

@@ -327,6 +327,17 @@ describeEachStore('renew and expiry', () => {
     expect(await expiry()).toBe(new Date(T0 + 121_000).toISOString());
   });
 
+  it("writes every poll's last-seen when agents are dropped after less than a minute idle", async () => {
+    const clock = new FakeClock();
+    await start({ agentInactivitySeconds: 30 }, clock);
+    const { sessionId } = await relay.sessionWithCreator('alice', { ttl: 120 });
+    clock.advance(500);
+    const polled = await relay.poll(sessionId, 'alice', '?members=true');
+    expect(polled.members).toEqual([
+      { agentId: 'alice', lastSeenAt: new Date(T0 + 500).toISOString() },
+    ]);
+  });
+
   it('does not slide the ttl on status or join', async () => {
     const clock = new FakeClock();
     await start({}, clock);
