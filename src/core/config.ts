@@ -25,6 +25,8 @@ export interface CoreConfig {
    * injected text cannot switch it off.
    */
   clientRedaction?: boolean;
+  /** `NEXUS_E2E=on`: new sessions are end-to-end encrypted unless `create_session` says `e2e: false`. */
+  e2e?: boolean;
   /** `NEXUS_REQUESTS_PER_MINUTE`: requests a minute to each relay (0: no limit). */
   requestsPerMinute?: number;
 }
@@ -53,6 +55,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, flags: { url?: string } = 
       'NEXUS_POLL_INTERVAL_MS',
     ),
     clientRedaction: onOff(env.NEXUS_CLIENT_REDACTION, true, 'NEXUS_CLIENT_REDACTION'),
+    e2e: onOff(env.NEXUS_E2E, false, 'NEXUS_E2E'),
     ...(nonEmpty(env.NEXUS_REQUESTS_PER_MINUTE) !== undefined && {
       requestsPerMinute: wholeNumber(env.NEXUS_REQUESTS_PER_MINUTE, 'NEXUS_REQUESTS_PER_MINUTE'),
     }),

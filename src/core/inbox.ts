@@ -21,20 +21,22 @@
  * So after any cancel, the next poll or wait returns every message not yet shown. The one gap
  * left is a process killed in the microseconds between committing and writing its answer.
  */
+import type { E2eKind, E2ePayload } from '../protocol/e2e/index.js';
 import {
   compareCursors,
   isCursor,
   type Member,
-  type Message,
   maxCursor,
   type SendRequest,
 } from '../protocol/index.js';
 import { type Clock, isoNow } from './clock.js';
 import { mapLimit } from './concurrency.js';
 import type { ReadPosition } from './cursor-file.js';
+import type { E2eSessions } from './e2e-sessions.js';
 import { clientError, isNexusError, NexusError, quoted } from './errors.js';
 import {
   GREETING_CURSOR,
+  type InboxMessage,
   isGreeting,
   type MessageView,
   messageSize,
@@ -65,8 +67,11 @@ export interface SendResult {
   cursor: string;
   verified: boolean;
   redacted: number;
-  /** `json`: sent natively; `folded`: the payload went into the text (text-only relay). */
-  format: 'text' | 'json' | 'folded';
+  /**
+   * `json`: sent natively; `folded`: the payload went into the text (text-only relay);
+   * `encrypted`: text and payload went inside an envelope.
+   */
+  format: 'text' | 'json' | 'folded' | 'encrypted';
 }
 
 export interface PollOptions {
@@ -113,7 +118,8 @@ export interface FetchedBatch {
   session: StoredSession;
   /** The `after` the batch was fetched with; absent for a replay from the very start. */
   after?: string;
-  messages: Message[];
+  /** Opened, in an encrypted session (e2e-sessions.ts). */
+  messages: InboxMessage[];
   nextCursor?: string;
   members?: Member[];
   /** The relay returned as many messages as asked for: there may be more. */
@@ -141,6 +147,7 @@ export interface InboxOptions {
   client: RelayClient;
   budget: RequestBudget;
   clock: Clock;
+  e2e: E2eSessions;
 }
 
 export class Inbox {
@@ -149,8 +156,10 @@ export class Inbox {
   private readonly client: RelayClient;
   private readonly budget: RequestBudget;
   private readonly clock: Clock;
+  private readonly e2e: E2eSessions;
 
   constructor(options: InboxOptions) {
+    this.e2e = options.e2e;
     this.registry = options.registry;
     this.store = options.store;
     this.client = options.client;
@@ -162,18 +171,28 @@ export class Inbox {
 
   async send(reference: string, options: SendOptions): Promise<SendResult> {
     const session = this.registry.find(reference);
-    const text = options.text ?? '';
-    if (!text && options.json === undefined) {
+    if (!options.text && options.json === undefined) {
       throw clientError('invalid_argument', 'A message needs text, a json payload, or both.');
     }
+    // Secrets never leave the machine: refused or redacted before anything is sealed or sent.
+    const prepared = this.e2e.prepare({
+      ...(options.text && { text: options.text }),
+      ...(options.json !== undefined && { json: options.json }),
+    });
+    if (session.e2e) {
+      const sent = await this.sendEnvelope(session, 'message', prepared.body, options.signal);
+      return { ...sent, redacted: prepared.redacted + sent.redacted };
+    }
+    const text = prepared.body.text ?? '';
+    const json = prepared.body.json;
     let body: SendRequest = { text };
     let format: SendResult['format'] = 'text';
-    if (options.json !== undefined) {
+    if (json !== undefined) {
       const capabilities = await this.capabilitiesOf(session.server, options.signal);
       if (capabilities.messageFormat.includes('json')) {
         body = text
-          ? { text, json: options.json as SendRequest['json'] }
-          : { json: options.json as SendRequest['json'] };
+          ? { text, json: json as SendRequest['json'] }
+          : { json: json as SendRequest['json'] };
         format = 'json';
       } else if (options.strict) {
         throw clientError(
@@ -181,12 +200,41 @@ export class Inbox {
           `The relay of session ${sessionLabel(session)} accepts text messages only.`,
         );
       } else {
-        body = { text: foldJson(text, options.json) };
+        body = { text: foldJson(text, json) };
         format = 'folded';
       }
     }
+    const sent = await this.deliver(session, body, options.signal);
+    return { ...sent, redacted: prepared.redacted + sent.redacted, format };
+  }
+
+  /**
+   * Seals a payload as an envelope of `kind` and sends it as a text body: messages of an
+   * encrypted session, its greeting (kind 2) and a joiner's hello (kind 3). The payload is
+   * already prepared (`E2eSessions.prepare`).
+   */
+  async sendEnvelope(
+    session: StoredSession,
+    kind: E2eKind,
+    payload: E2ePayload,
+    signal?: AbortSignal,
+  ): Promise<SendResult> {
+    const text = this.e2e.seal(session, kind, payload);
+    return { ...(await this.deliver(session, { text }, signal)), format: 'encrypted' };
+  }
+
+  /** What every send needs to leave the machine: prepared, as `E2eSessions.prepare` does. */
+  prepare<T extends { text?: string; json?: unknown }>(body: T): { body: T; redacted: number } {
+    return this.e2e.prepare(body);
+  }
+
+  private async deliver(
+    session: StoredSession,
+    body: SendRequest,
+    signal: AbortSignal | undefined,
+  ): Promise<Omit<SendResult, 'format'>> {
     const { data } = await this.registry.withExpiry(session, () =>
-      this.client.send(session, body, signalOpt(options.signal)),
+      this.client.send(session, body, signalOpt(signal)),
     );
     // Our own message must not wake our next wait: step past it when nothing else came between.
     // Nothing durable changes otherwise, so then nothing is locked or written.
@@ -206,7 +254,6 @@ export class Inbox {
       cursor: data.cursor,
       verified: true,
       redacted: data.redacted ?? 0,
-      format,
     };
   }
 
@@ -302,7 +349,9 @@ export class Inbox {
         signalOpt(options.signal),
       ),
     );
-    const messages = [...data.messages].sort((a, b) => compareCursors(a.cursor, b.cursor));
+    const sorted = [...data.messages].sort((a, b) => compareCursors(a.cursor, b.cursor));
+    // Decrypted in cursor order, so the replay guard judges each message once.
+    const messages = this.e2e.open(session, sorted);
     return {
       session,
       ...(after !== null && { after }),
@@ -330,7 +379,10 @@ export class Inbox {
       const last = due.at(-1)?.cursor;
       const onlyOwn =
         last !== undefined &&
-        due.every((message) => message.agentId === session.agentId && !isGreeting(message));
+        due.every(
+          (message) =>
+            message.hidden || (message.agentId === session.agentId && !isGreeting(message)),
+        );
       if (!onlyOwn || !startsBefore(batch, position)) return { result: false };
       return { next: advance(position, last, isoNow(this.clock)), result: true };
     });
@@ -376,11 +428,11 @@ export class Inbox {
   }
 
   private replay(batch: FetchedBatch, limit: number, budget: number): PollResult {
-    const views = batch.messages.map((message) => toMessageView(message, context(batch.session)));
+    const views = batch.messages.map((message) => viewOf(message, context(batch.session)));
     const taken = within(views, limit, budget);
     return {
       session: toSessionInfo(this.store.withPosition(batch.session)),
-      messages: taken,
+      messages: shown(taken),
       cursor: taken.at(-1)?.cursor ?? batch.after ?? GREETING_CURSOR,
       hasMore: taken.length < views.length || batch.full,
       replay: true,
@@ -395,7 +447,7 @@ export class Inbox {
       const due = startsBefore(batch, position)
         ? batch.messages.filter((message) => isDue(position, message.cursor))
         : [];
-      const views = due.map((message) => toMessageView(message, context(session)));
+      const views = due.map((message) => viewOf(message, context(session)));
       const taken = within(views, limit, budget);
       const last = taken.at(-1)?.cursor;
       const next = last === undefined ? undefined : advance(position, last, isoNow(this.clock));
@@ -405,7 +457,7 @@ export class Inbox {
           cursor: (next ?? position).cursor,
           ...(next?.lastUsedAt !== undefined && { lastUsedAt: next.lastUsedAt }),
         }),
-        messages: taken,
+        messages: shown(taken),
         cursor: (next ?? position).cursor,
         hasMore: taken.length < views.length || batch.full,
         replay: false,
@@ -427,8 +479,21 @@ function context(session: StoredSession) {
   };
 }
 
+type HeldView = MessageView & { hidden?: true };
+
+/** A hidden message takes no room but still moves the read position past it. */
+function viewOf(message: InboxMessage, ctx: ReturnType<typeof context>): HeldView {
+  return message.hidden
+    ? { ...toMessageView({ ...message, text: '' }, ctx), hidden: true }
+    : toMessageView(message, ctx);
+}
+
+function shown(views: readonly HeldView[]): MessageView[] {
+  return views.filter((view) => !view.hidden);
+}
+
 /** At most `limit` messages, then as many as fit the budget (a shared budget may be spent). */
-function within(views: readonly MessageView[], limit: number, budget: number): MessageView[] {
+function within<T extends MessageView>(views: readonly T[], limit: number, budget: number): T[] {
   return budget > 0 ? takeWithinBudget(views.slice(0, limit), budget).taken : [];
 }
 

@@ -5,6 +5,7 @@
  */
 import { type Clock, systemClock } from './clock.js';
 import type { CoreConfig } from './config.js';
+import { E2eSessions } from './e2e-sessions.js';
 import { Inbox } from './inbox.js';
 import { createLogger, type Logger, stderrSink } from './logger.js';
 import { SessionManager } from './manager.js';
@@ -52,12 +53,16 @@ export function createCore(options: CoreOptions): Core {
     ...(config.url !== undefined && { url: config.url }),
     ...(config.agentId !== undefined && { agentId: config.agentId }),
   });
-  const inbox = new Inbox({ registry, store, client, budget, clock });
+  const e2e = new E2eSessions({ store, redaction: config.clientRedaction ?? true });
+  const inbox = new Inbox({ registry, store, client, budget, clock, e2e });
   const manager = new SessionManager({
     registry,
     inbox,
     membership: new Membership(registry, client, logger),
     status: new SessionStatus(registry, client),
+    e2e,
+    ...(config.e2e !== undefined && { e2eByDefault: config.e2e }),
+    logger,
   });
   const watcher = new Watcher({
     registry,

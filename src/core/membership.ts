@@ -3,6 +3,13 @@
  * codes themselves. Each new membership is stored with its key, bound to the relay it was
  * acquired on, reading from before the first message.
  */
+import {
+  E2E_NOTICE_GREETING,
+  E2eKey,
+  newE2eRecord,
+  recordKey,
+  withE2eFragment,
+} from '../protocol/e2e/index.js';
 import { isSessionId } from '../protocol/index.js';
 import { clientError, isNexusError, NexusError } from './errors.js';
 import type { Logger } from './logger.js';
@@ -34,6 +41,8 @@ export interface CreateOptions {
   alias?: string;
   pair?: boolean;
   server?: string;
+  /** End-to-end encrypted: a new key, the relay's greeting only a fixed notice. */
+  e2e?: boolean;
   signal?: AbortSignal;
 }
 
@@ -45,6 +54,8 @@ export interface CreateResult {
   pairing?: PairingInfo;
   /** Set when the session was created but the pairing code could not be: retry pairing alone. */
   pairingError?: NexusError;
+  /** Set when an encrypted session was created but its greeting envelope could not be sent. */
+  greetingError?: NexusError;
 }
 
 export interface JoinOptions {
@@ -63,6 +74,8 @@ export interface JoinResult {
   alreadyJoined: boolean;
   /** The agent id of an earlier membership in this session that the store no longer holds. */
   replaced?: string;
+  /** The link's end-to-end key was new to this session and is now stored. */
+  keyAttached?: boolean;
 }
 
 export interface ClaimOptions {
@@ -110,12 +123,15 @@ export class Membership {
     const server = this.registry.serverArg(options.server);
     const agentId = this.registry.agentIdArg(options.agentId);
     const alias = this.registry.aliasArg(options.alias);
+    // The user's greeting of an encrypted session travels as its first envelope (the manager's).
+    const key = options.e2e ? E2eKey.generate() : undefined;
+    const greeting = key ? E2E_NOTICE_GREETING : options.greeting;
     const { data } = await this.client.create(
       server,
       {
         ...(options.ttl !== undefined && { ttl: options.ttl }),
         ...(options.maxAgents !== undefined && { maxAgents: options.maxAgents }),
-        ...(options.greeting && { greeting: options.greeting }),
+        ...(greeting && { greeting }),
         creatorAgentId: agentId,
       },
       signalOpt(options.signal),
@@ -148,6 +164,7 @@ export class Membership {
         ttl: data.ttl,
         checkedAt: now,
       },
+      ...(key && { e2e: newE2eRecord(key) }),
     };
     this.registry.put(stored, 'created');
     this.logger.info(`Created session ${sessionLabel(stored)} on ${server}.`);
@@ -344,6 +361,7 @@ export class Membership {
           checkedAt: now,
         },
       }),
+      ...(e2eCarried(existing, agentId, greetingText) ?? {}),
     };
     this.registry.put(stored, reason);
     this.logger.info(
@@ -362,10 +380,30 @@ export class Membership {
 
   private async pairStored(session: StoredSession, signal?: AbortSignal): Promise<PairingInfo> {
     const { data } = await this.client.pair(session, signalOpt(signal));
+    const url = data.url ?? `${session.server}/p/${data.code}`;
+    // Any key holder may invite: the link carries the key in its fragment, never sent to a relay.
+    const key = session.e2e && recordKey(session.e2e);
     return {
       code: data.code,
-      url: data.url ?? `${session.server}/p/${data.code}`,
+      url: key ? withE2eFragment(url, key) : url,
       ...(data.expiresAt !== undefined && { expiresAt: data.expiresAt }),
     };
   }
+}
+
+/**
+ * What a new membership keeps of the session's encryption: the record of the same agent as it
+ * was (its `seq` must never restart, or peers would see replays), the key for another agent id,
+ * or, for a session whose relay greeting is the encryption notice, a record awaiting the key.
+ */
+function e2eCarried(
+  existing: StoredSession | undefined,
+  agentId: string,
+  greeting: string | null | undefined,
+): Pick<StoredSession, 'e2e'> | undefined {
+  if (existing?.e2e) {
+    if (existing.agentId === agentId) return { e2e: existing.e2e };
+    return { e2e: newE2eRecord(recordKey(existing.e2e)) };
+  }
+  return greeting === E2E_NOTICE_GREETING ? { e2e: newE2eRecord(undefined) } : undefined;
 }

@@ -258,7 +258,8 @@ export class SessionRegistry {
 
   /** A pairing code or link, with the relay it names (if any). */
   pairingArg(input: string): { code: string; server?: string } {
-    const reading = readPairingInput(input);
+    // A fragment (an end-to-end key) is never part of the code, and never echoed in an error.
+    const reading = readPairingInput(input.split('#', 1)[0] ?? '');
     if (!reading.ok) {
       throw clientError(
         'invalid_pairing_input',

@@ -24,6 +24,7 @@ import {
 import { join } from 'node:path';
 import envPaths from 'env-paths';
 import { z } from 'zod';
+import { E2eSessionRecord } from '../protocol/e2e/index.js';
 import { CURSOR_PATTERN, maxCursor } from '../protocol/index.js';
 import { type Clock, isoNow, systemClock } from './clock.js';
 import { CursorFiles, type ReadPosition } from './cursor-file.js';
@@ -59,6 +60,8 @@ export const StoredSession = z.object({
       checkedAt: z.string(),
     })
     .optional(),
+  /** End-to-end encryption: the key `S` (when known), our next `seq`, the replay guard. */
+  e2e: E2eSessionRecord.optional(),
 });
 export type StoredSession = z.infer<typeof StoredSession>;
 

@@ -87,7 +87,7 @@ export function registerMessageTools(
     {
       title: 'Send a message',
       description:
-        "Send a message to a session, signed with this agent's stored session key (so it shows as verified). Give text, a JSON object, or both. Secrets in the text are redacted by the relay. Then call wait_for_messages for the reply.",
+        "Send a message to a session, signed with this agent's stored session key (so it shows as verified). Give text, a JSON object, or both. Secrets in it are redacted before it leaves this machine; a message holding a stored key or a link with #e2e= is refused. In an end-to-end encrypted session the text and JSON travel encrypted (at most 16 KiB). Then call wait_for_messages for the reply.",
       inputSchema: {
         session: sessionArg,
         text: z.string().optional().describe('The message text'),
@@ -104,8 +104,14 @@ export function registerMessageTools(
         id: z.string(),
         cursor: z.string(),
         verified: z.boolean(),
-        redacted: z.number().describe('How many secrets the relay replaced with [REDACTED:<type>]'),
-        format: z.enum(['text', 'json', 'folded']),
+        redacted: z
+          .number()
+          .describe(
+            'How many secrets were replaced with [REDACTED:<type>], by this client before sending and by the relay',
+          ),
+        format: z
+          .enum(['text', 'json', 'folded', 'encrypted'])
+          .describe('encrypted: text and JSON went end-to-end encrypted'),
         next: z.string(),
       },
       annotations: ANNOTATIONS.create,
@@ -118,7 +124,8 @@ export function registerMessageTools(
       });
       const next = `Call wait_for_messages with session "${sent.session.label}" for the reply.`;
       const notes = [
-        sent.redacted ? `The relay redacted ${sent.redacted} secret(s) from it.` : '',
+        sent.redacted ? `${sent.redacted} secret(s) were redacted from it.` : '',
+        sent.format === 'encrypted' ? 'It went end-to-end encrypted.' : '',
         sent.format === 'folded'
           ? 'This relay takes text only, so the JSON payload was appended to the text.'
           : '',

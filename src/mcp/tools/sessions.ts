@@ -5,6 +5,9 @@ import type { Core } from '../../core/index.js';
 import { cut, MAX_TTL_SECONDS, MIN_TTL_SECONDS, oneLine } from '../../protocol/index.js';
 import { ANNOTATIONS, defineTool } from '../define.js';
 import {
+  E2eOut,
+  e2eLine,
+  e2eOut,
   errorLine,
   memberIds,
   membersText,
@@ -39,7 +42,7 @@ export function registerSessionTools(server: McpServer, core: Core): void {
     {
       title: 'Create a session',
       description:
-        'Create a new conversation session on the relay and join it as its creator. By default also returns a pairing code and a link: give the link to the user so they can hand it to the other agent. Then call wait_for_messages.',
+        'Create a new conversation session on the relay and join it as its creator. By default also returns a pairing code and a link: give the link to the user so they can hand it to the other agent. Then call wait_for_messages. With e2e: true the session is end-to-end encrypted: the relay carries only ciphertext, and the link carries the key after #.',
       inputSchema: {
         ttl_seconds: ttlArg.optional(),
         max_agents: boundedInt('max_agents', 2, 50)
@@ -64,6 +67,12 @@ export function registerSessionTools(server: McpServer, core: Core): void {
           .boolean()
           .default(true)
           .describe('Also create a pairing code and link (default true)'),
+        e2e: z
+          .boolean()
+          .optional()
+          .describe(
+            'End-to-end encrypt the session: the relay stores only ciphertext; the greeting goes encrypted too. Default: off, unless the human set NEXUS_E2E=on',
+          ),
       },
       outputSchema: {
         session: SessionRefOut,
@@ -72,6 +81,11 @@ export function registerSessionTools(server: McpServer, core: Core): void {
         expires_at: z.string().optional(),
         pairing: PairingOut.optional(),
         pairing_error: z.object({ code: z.string(), message: z.string() }).optional(),
+        e2e: E2eOut.optional(),
+        greeting_error: z
+          .object({ code: z.string(), message: z.string() })
+          .optional()
+          .describe('The encrypted greeting could not be sent: send it with send_message'),
         next: z.string(),
       },
       annotations: ANNOTATIONS.create,
@@ -84,11 +98,16 @@ export function registerSessionTools(server: McpServer, core: Core): void {
         ...(args.agent_id !== undefined && { agentId: args.agent_id }),
         ...(args.alias !== undefined && { alias: args.alias }),
         pair: args.pair,
+        ...(args.e2e !== undefined && { e2e: args.e2e }),
         signal: extra.signal,
       });
       const pairing = created.pairing ? pairingOut(created.pairing) : undefined;
+      const e2e = e2eOut(created.session);
+      // An encrypted session's link holds its key: it stays in `link` and share_text.
       const next = pairing
-        ? `Give the user this link to forward to the other agent: ${pairing.link} — then call wait_for_messages with session "${created.session.label}".`
+        ? e2e
+          ? `Give the user the link (or share_text) to forward to the other agent, whole and only through them — then call wait_for_messages with session "${created.session.label}".`
+          : `Give the user this link to forward to the other agent: ${pairing.link} — then call wait_for_messages with session "${created.session.label}".`
         : `Call create_pairing_code for session "${created.session.label}" when the user wants to invite someone.`;
       const structured = {
         session: sessionRef(created.session),
@@ -98,6 +117,13 @@ export function registerSessionTools(server: McpServer, core: Core): void {
         ...(pairing && { pairing }),
         ...(created.pairingError && {
           pairing_error: { code: created.pairingError.code, message: created.pairingError.message },
+        }),
+        ...(e2e && { e2e }),
+        ...(created.greetingError && {
+          greeting_error: {
+            code: created.greetingError.code,
+            message: errorLine(created.greetingError.message),
+          },
         }),
         next,
       };
@@ -111,6 +137,12 @@ export function registerSessionTools(server: McpServer, core: Core): void {
         ...(created.pairingError
           ? [
               `The pairing code could not be created (${created.pairingError.code}); call create_pairing_code to retry.`,
+            ]
+          : []),
+        ...(e2e ? [e2eLine(created.session)] : []),
+        ...(created.greetingError
+          ? [
+              `The encrypted greeting could not be sent (${created.greetingError.code}); send it with send_message.`,
             ]
           : []),
         `Next: ${next}`,
@@ -171,11 +203,13 @@ export function registerSessionTools(server: McpServer, core: Core): void {
         ttl_seconds: z.number(),
         max_agents: z.number(),
         expires_at: z.string().optional(),
+        e2e: E2eOut.optional(),
       },
       annotations: ANNOTATIONS.query,
     },
     async (args, extra) => {
       const status = await manager.status(args.session, extra.signal);
+      const e2e = e2eOut(status.session);
       const structured = {
         session: sessionRef(status.session),
         state: cut(oneLine(status.state), 40),
@@ -186,6 +220,7 @@ export function registerSessionTools(server: McpServer, core: Core): void {
         ttl_seconds: status.ttl,
         max_agents: status.maxAgents,
         ...(status.expiresAt !== undefined && { expires_at: status.expiresAt }),
+        ...(e2e && { e2e }),
       };
       const text = [
         `Session "${status.session.label}" is ${cut(oneLine(status.state), 40)}${status.expiresAt ? ` until ${status.expiresAt}` : ''} (ttl ${status.ttl}s, sliding).`,
@@ -193,6 +228,7 @@ export function registerSessionTools(server: McpServer, core: Core): void {
         status.joined
           ? `You are a member as ${status.session.agentId}.`
           : `You (${status.session.agentId}) are no longer a member: join or claim again.`,
+        ...(e2e ? [e2eLine(status.session)] : []),
       ].join('\n');
       return ok(structured, text);
     },
@@ -265,6 +301,7 @@ export function registerSessionTools(server: McpServer, core: Core): void {
             members: z.array(z.string()).optional(),
             expires_at: z.string().optional(),
             error: z.string().optional(),
+            e2e: E2eOut.optional(),
           }),
         ),
         count: z.number(),
@@ -282,6 +319,7 @@ export function registerSessionTools(server: McpServer, core: Core): void {
         ...(entry.members !== undefined && { members: memberIds(entry.members) }),
         ...(entry.expiresAt !== undefined && { expires_at: entry.expiresAt }),
         ...(entry.error !== undefined && { error: errorLine(entry.error) }),
+        ...(entry.session.e2e && { e2e: e2eOut(entry.session) }),
       }));
       const next = sessions.length
         ? "Use a session's name (alias or short id) in other tools; wait_for_messages without a session waits on all of them."
@@ -290,7 +328,7 @@ export function registerSessionTools(server: McpServer, core: Core): void {
         ? sessions
             .map(
               (s) =>
-                `- ${s.session}${s.alias ? ` (${s.short_id})` : ''}: ${s.live === 'not_found' ? 'expired' : s.live}${s.member === false ? ', no longer a member' : ''}; ${s.role} as ${s.agent_id} on ${s.server}; cursor ${s.cursor}${s.members ? `; members ${s.members.map(showAgent).join(', ')}` : ''}`,
+                `- ${s.session}${s.alias ? ` (${s.short_id})` : ''}: ${s.live === 'not_found' ? 'expired' : s.live}${s.member === false ? ', no longer a member' : ''}; ${s.role} as ${s.agent_id} on ${s.server}; cursor ${s.cursor}${s.members ? `; members ${s.members.map(showAgent).join(', ')}` : ''}${s.e2e ? `; end-to-end encrypted (key ${s.e2e.key})` : ''}`,
             )
             .join('\n')
         : 'No sessions.';

@@ -3,6 +3,9 @@ import { z } from 'zod';
 import type { JoinResult, PairingInfo } from '../../core/index.js';
 import { cut, indentText, oneLine } from '../../protocol/index.js';
 import {
+  E2eOut,
+  e2eLine,
+  e2eOut,
   GREETING_NOTICE,
   GreetingOut,
   MESSAGE_CHARS,
@@ -23,7 +26,11 @@ export const sessionArg = z
 
 export const PairingOut = z.object({
   code: z.string(),
-  link: z.string().describe('Shareable link; whoever opens it learns the relay and the code'),
+  link: z
+    .string()
+    .describe(
+      'Shareable link; whoever opens it learns the relay and the code. For an encrypted session it ends in #e2e=1.… (the key): pass it on whole, only through the human',
+    ),
   expires_at: z.string().optional(),
   share_text: z.string().describe('A ready sentence for the user to forward to the other side'),
 });
@@ -58,6 +65,11 @@ export const JoinedOut = {
     .optional()
     .describe('Agent id of an earlier membership of this install in the session, now given up'),
   notice: z.string().optional(),
+  e2e: E2eOut.optional(),
+  key_attached: z
+    .boolean()
+    .optional()
+    .describe("The link's end-to-end key was stored: encrypted messages now decrypt"),
   next: z.string(),
 };
 
@@ -71,21 +83,29 @@ export function joinedResult(
     from: showAgent(joined.greeting.from),
     text: cut(joined.greeting.text, MESSAGE_CHARS),
   };
-  const next = greeting
-    ? `Read the greeting (from ${greeting.from}), reply with send_message to session "${label}", then call wait_for_messages.`
-    : `Say hello with send_message to session "${label}", then call wait_for_messages.`;
+  const e2e = e2eOut(joined.session);
+  const next =
+    e2e?.key === 'missing'
+      ? `This session is end-to-end encrypted and the link had no key: ask the user for the full link (including the part after #) and call claim_pairing_code with it; until then messages show as placeholders and sending is refused.`
+      : greeting
+        ? `Read the greeting (from ${greeting.from}), reply with send_message to session "${label}", then call wait_for_messages.`
+        : `Say hello with send_message to session "${label}", then call wait_for_messages.`;
   const structured = {
     session: sessionRef(joined.session),
     already_joined: joined.alreadyJoined,
     ...(greeting && { greeting, notice: GREETING_NOTICE }),
     ...(joined.members && { members: memberIds(joined.members) }),
     ...(joined.replaced !== undefined && { replaced: joined.replaced }),
+    ...(e2e && { e2e }),
+    ...(joined.keyAttached && { key_attached: true }),
     ...extraStructured,
     next,
   };
   const lines = [
     `${verb} session "${label}" on ${joined.session.server} as ${joined.session.agentId}.`,
     ...(joined.members ? [`Members: ${membersText(joined.members)}.`] : []),
+    ...(e2e ? [e2eLine(joined.session)] : []),
+    ...(joined.keyAttached ? ['The end-to-end key from the link is stored.'] : []),
     ...(joined.replaced !== undefined
       ? [
           `This install was in the session as ${joined.replaced}; it now speaks there as ${joined.session.agentId}.`,

@@ -157,6 +157,14 @@ export function isEnvelopeText(text: string): boolean {
   return text.startsWith(ENVELOPE_PREFIX);
 }
 
+/** The hex `key_id` of a v1 envelope, read without any key; undefined when it is not one. */
+export function envelopeKeyId(text: string): string | undefined {
+  if (!isEnvelopeText(text)) return undefined;
+  const raw = base32Decode(text.slice(ENVELOPE_PREFIX.length));
+  if (!raw || raw.length < HEADER_BYTES || raw[0] !== E2E_VERSION) return undefined;
+  return Buffer.from(raw.subarray(2, 2 + E2E_KEY_ID_BYTES)).toString('hex');
+}
+
 export interface OpenInput {
   /** The message's `text` as polled. */
   text: string;
