@@ -22,7 +22,6 @@ import {
   receiveMessage,
   recordKey,
   sealEnvelope,
-  takeSeq,
   withConfirmedMember,
   withGuard,
   withKey,
@@ -36,6 +35,7 @@ import {
   SecretScanner,
   type StoredSecret,
 } from '../protocol/index.js';
+import { E2eStateFiles, type StoredGuard } from './e2e-state-file.js';
 import { clientError, fromUsageError } from './errors.js';
 import { GREETING_CURSOR, type InboxMessage } from './messages.js';
 import { sessionLabel } from './sessions.js';
@@ -52,10 +52,13 @@ export class E2eSessions {
   private readonly redaction: boolean;
   /** The scanner of the stored secrets, rebuilt when the store file changes. */
   private scanned: { data: StoreData; scanner: SecretScanner } | undefined;
+  private readonly files: E2eStateFiles;
+  private readonly keys = new Map<string, E2eKey>();
 
   constructor(options: E2eSessionsOptions) {
     this.store = options.store;
     this.redaction = options.redaction;
+    this.files = new E2eStateFiles(options.store.dir);
   }
 
   // ---- sending ----------------------------------------------------------------------------
@@ -79,7 +82,7 @@ export class E2eSessions {
    */
   seal(session: StoredSession, kind: E2eKind, payload: E2ePayload): string {
     const record = this.record(session);
-    const key = record && recordKey(record);
+    const key = record && this.keyOf(record);
     if (!key) {
       throw clientError(
         'e2e_key_missing',
@@ -91,13 +94,7 @@ export class E2eSessions {
     } catch (error) {
       throw fromUsageError(error) ?? error;
     }
-    const seq = this.store.update((data) => {
-      const stored = data.sessions[session.sessionId];
-      if (!stored?.e2e) throw clientError('unknown_session', 'The session left the local store.');
-      const taken = takeSeq(stored.e2e);
-      stored.e2e = taken.record;
-      return taken.seq;
-    });
+    const seq = this.files.takeSeq(session.sessionId, session.agentId, record.seq);
     return sealEnvelope({
       key,
       sessionId: session.sessionId,
@@ -118,17 +115,40 @@ export class E2eSessions {
   open(session: StoredSession, messages: readonly Message[]): InboxMessage[] {
     const current = this.record(session);
     if (!current && !messages.some((message) => isEnvelopeText(message.text))) return [...messages];
-    const first = openBatch(session, current, messages);
-    if (current && sameRecord(first.record, current)) return first.messages;
-    return this.store.update(
+    const start = current ?? newE2eRecord(undefined);
+    const key = this.keyOf(start);
+    const { sessionId, agentId } = session;
+    const run = (stored: StoredGuard | undefined) => {
+      const before = stored ?? start.guard;
+      const opened = openBatch(session, start, key, before, messages);
+      return { ...opened, changed: JSON.stringify(opened.guard) !== JSON.stringify(before) };
+    };
+    const read = this.files.guard(sessionId, agentId);
+    let outcome = run(read);
+    if (outcome.changed) {
+      outcome = this.files.updateGuard(sessionId, agentId, (fresh) => {
+        // Judged again from the freshest guard only when another process wrote one meanwhile.
+        const again = fresh === read ? outcome : run(fresh);
+        return { ...(again.changed && { next: again.guard }), result: again };
+      });
+    }
+    if (!current || !sameNotes(outcome.record, current)) this.remember(session, outcome.record);
+    return outcome.messages;
+  }
+
+  /** Members seen and a key id noticed: rare changes, kept in the store beside the key. */
+  private remember(session: StoredSession, seen: E2eSessionRecord): void {
+    this.store.update(
       (data) => {
         const stored = data.sessions[session.sessionId];
-        if (!stored || stored.agentId !== session.agentId) return first.messages;
-        const again = openBatch(session, stored.e2e, messages);
-        stored.e2e = again.record;
-        return again.messages;
+        if (!stored || stored.agentId !== session.agentId) return;
+        let record = stored.e2e ?? newE2eRecord(undefined);
+        for (const member of seen.confirmedMembers) record = withConfirmedMember(record, member);
+        if (record.secret === undefined && seen.seenKeyId !== undefined) {
+          record = withSeenKeyId(record, seen.seenKeyId);
+        }
+        stored.e2e = record;
       },
-      // A lost guard re-judges messages as new, at worst missing a replay after a power cut.
       { durable: false },
     );
   }
@@ -170,6 +190,17 @@ export class E2eSessions {
       );
   }
 
+  /** The key of a record, derived once per process (HKDF) rather than at every message. */
+  private keyOf(record: E2eSessionRecord): E2eKey | undefined {
+    if (record.secret === undefined) return undefined;
+    let key = this.keys.get(record.secret);
+    if (!key) {
+      key = recordKey(record);
+      if (key) this.keys.set(record.secret, key);
+    }
+    return key;
+  }
+
   /** The session's record as stored now (another process may have attached a key). */
   private record(session: StoredSession): E2eSessionRecord | undefined {
     const stored = this.store.read().sessions[session.sessionId];
@@ -191,19 +222,27 @@ export class E2eSessions {
   }
 }
 
-function sameRecord(a: E2eSessionRecord, b: E2eSessionRecord): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+function sameNotes(a: E2eSessionRecord, b: E2eSessionRecord): boolean {
+  return (
+    a.seenKeyId === b.seenKeyId &&
+    a.confirmedMembers.length === b.confirmedMembers.length &&
+    a.confirmedMembers.every((member) => b.confirmedMembers.includes(member))
+  );
 }
 
-/** One pass over a batch in cursor order: what each message shows, and the record after it. */
+/**
+ * One pass over a batch in cursor order: what each message shows, the guard after it, and the
+ * members and key id it saw.
+ */
 function openBatch(
   session: StoredSession,
-  start: E2eSessionRecord | undefined,
+  start: E2eSessionRecord,
+  key: E2eKey | undefined,
+  storedGuard: StoredGuard,
   messages: readonly Message[],
-): { record: E2eSessionRecord; messages: InboxMessage[] } {
-  let record = start ?? newE2eRecord(undefined);
-  const key = recordKey(record);
-  let guard = guardOf(record);
+): { record: E2eSessionRecord; guard: StoredGuard; messages: InboxMessage[] } {
+  let record = start;
+  let guard = guardOf({ ...start, guard: storedGuard });
   const opened = messages.map((message): InboxMessage => {
     // The relay's greeting of an encrypted session is our fixed notice; the real one is an envelope.
     if (message.cursor === GREETING_CURSOR && message.text === E2E_NOTICE_GREETING) {
@@ -227,7 +266,7 @@ function openBatch(
     }
     return shown(message, received);
   });
-  return { record: withGuard(record, guard), messages: opened };
+  return { record, guard: withGuard(record, guard).guard, messages: opened };
 }
 
 /** A polled message as the model may see it: decrypted, a placeholder, or flagged plaintext. */
