@@ -65,7 +65,7 @@ function lock(lockFile: string, what: string): void {
     if (Date.now() > deadline) {
       throw clientError(
         'store_error',
-        `${what} stayed locked for ${LOCK_TIMEOUT_MS} ms; if no other nexus process is running, delete ${lockFile}.`,
+        `${what.charAt(0).toUpperCase()}${what.slice(1)} stayed locked for ${LOCK_TIMEOUT_MS} ms; if no other nexus process is running, delete ${lockFile}.`,
       );
     }
     Atomics.wait(sleeper, 0, 0, 1 + Math.floor(Math.random() * 4));
