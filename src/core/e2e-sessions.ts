@@ -1,9 +1,13 @@
 /**
  * The core's side of end-to-end encryption (docs/e2e-v1.md) and of client-side redaction: what
- * a body goes through before it leaves the machine, sealing with a `seq` taken under the store
- * lock, and opening a polled batch in cursor order with the replay guard persisted under the
- * same lock. The inbox calls it for every send and every fetch; the manager for the greeting,
- * the hello and keys that arrive with a link.
+ * a body goes through before it leaves the machine, sealing with a `seq` taken under a lock, and
+ * opening a polled batch in cursor order with the replay guard persisted under the same lock.
+ * The inbox calls it for every send and every fetch; the manager for the greeting, the hello and
+ * keys that arrive with a link.
+ *
+ * The key and the members seen live in the session's `e2e` record in the store; `seq` and the
+ * guard change with every call and live beside it (e2e-state-file.ts). The record's own `seq`
+ * and `guard` are floors only: what a store written before that file existed held.
  */
 import {
   E2E_NOTICE_GREETING,
@@ -199,6 +203,13 @@ export class E2eSessions {
       if (key) this.keys.set(record.secret, key);
     }
     return key;
+  }
+
+  /** Local encrypted sessions (not expired) whose key is missing. */
+  lackingKey(): StoredSession[] {
+    return this.store
+      .list()
+      .filter((session) => session.e2e && session.e2e.secret === undefined && !session.expiredAt);
   }
 
   /** The session's record as stored now (another process may have attached a key). */

@@ -161,8 +161,33 @@ export class SessionManager {
       const attached = await this.keyAttached(awaiting.sessionId, key, options.signal);
       return { ...attached, code: this.registry.pairingArg(link).code };
     }
-    const claimed = await this.membership.claim({ ...options, code: link });
+    let claimed: JoinResult & { code: string };
+    try {
+      claimed = await this.membership.claim({ ...options, code: link });
+    } catch (error) {
+      // The code was ours already (claimed bare, never read since): find its session by the key.
+      const found =
+        key && isNexusError(error, 'code_expired_or_used')
+          ? await this.sessionOfKey(key, options.signal)
+          : undefined;
+      if (!found || !key) throw error;
+      const attached = await this.keyAttached(found.sessionId, key, options.signal);
+      return { ...attached, code: this.registry.pairingArg(link).code };
+    }
     return { ...(await this.afterJoin(claimed, key, options.signal)), code: claimed.code };
+  }
+
+  /**
+   * The local session a key belongs to among those lacking theirs: reading each one's envelopes
+   * notes the key id they were sealed with (a replay: no read position moves).
+   */
+  private async sessionOfKey(key: E2eKey, signal: AbortSignal | undefined) {
+    for (const session of this.e2e.lackingKey()) {
+      await this.inbox
+        .poll(session.sessionId, { after: '0', limit: GREETING_SEARCH, ...(signal && { signal }) })
+        .catch(() => undefined);
+    }
+    return this.e2e.awaitingKey(key);
   }
 
   leave(reference: string, signal?: AbortSignal): Promise<LeaveResult> {

@@ -5,6 +5,7 @@ import {
   base32Decode,
   E2eKey,
   sealEnvelope,
+  splitE2eLink,
   withE2eFragment,
 } from '../../src/protocol/e2e/index.js';
 import { failure, makeCore, tempDir } from '../helpers/core.js';
@@ -53,6 +54,21 @@ describe('end-to-end encryption in the core', async () => {
     const read = await alice.manager.poll('x');
     expect(read.messages.filter((m) => !m.own)).toEqual([]);
     expect(alice.manager.info('x').e2e?.confirmed_members).toEqual(['bob']);
+  });
+
+  it('attaches the key of a code claimed bare and never read since', async () => {
+    const { alice } = await encrypted();
+    const pairing = await alice.manager.pair('x');
+    const carol = makeCore(proxy.url, { agentId: 'carol' });
+    const bare = await carol.manager.claim({ code: splitE2eLink(pairing.url).link });
+    expect(bare.session.e2e?.key).toBe('missing');
+    const full = await carol.manager.claim({ code: pairing.url });
+    expect(full).toMatchObject({ keyAttached: true, session: { e2e: { key: 'present' } } });
+    expect(full.greeting).toEqual({ from: 'alice', text: 'hi bob' });
+    const wrong = await failure(
+      carol.manager.claim({ code: withE2eFragment(pairing.url, E2eKey.generate()) }),
+    );
+    expect(wrong.code).toBe('code_expired_or_used');
   });
 
   it('refuses a damaged key in a link before asking any relay', async () => {
