@@ -157,9 +157,12 @@ export function registerSessionTools(server: McpServer, core: Core): void {
     {
       title: 'Join a session by id',
       description:
-        'Join a session whose full id someone gave you. Prefer claim_pairing_code when you have a pairing code or link. Returns the greeting, if the creator set one.',
+        'Join a session whose full id someone gave you. Prefer claim_pairing_code when you have a pairing code or link. Returns the greeting, if the creator set one. An id followed by #e2e=1.… carries the key of an encrypted session: pass it whole (the key stays on this machine); joining again with it attaches a missing key.',
       inputSchema: {
-        session_id: z.string().min(1).describe('The full session id'),
+        session_id: z
+          .string()
+          .min(1)
+          .describe('The full session id, with its #e2e=… part when it has one'),
         server: z
           .string()
           .optional()
