@@ -117,8 +117,11 @@ export class E2eSessions {
    * seen are written only when they changed, under the store lock, from the freshest record.
    */
   open(session: StoredSession, messages: readonly Message[]): InboxMessage[] {
+    // A plain session stays plain until an envelope shows up: no store read for it.
+    const envelopes = messages.some((message) => isEnvelopeText(message.text));
+    if (!session.e2e && !envelopes) return [...messages];
     const current = this.record(session);
-    if (!current && !messages.some((message) => isEnvelopeText(message.text))) return [...messages];
+    if (!current && !envelopes) return [...messages];
     const start = current ?? newE2eRecord(undefined);
     const key = this.keyOf(start);
     const { sessionId, agentId } = session;
