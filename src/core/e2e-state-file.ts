@@ -11,12 +11,10 @@
  * reads as none.
  */
 import {
-  closeSync,
   fdatasyncSync,
   fstatSync,
   ftruncateSync,
   mkdirSync,
-  openSync,
   readFileSync,
   readSync,
   writeSync,
@@ -27,11 +25,14 @@ import type { E2eSessionRecord } from '../protocol/e2e/index.js';
 import { E2eSessionRecord as RecordSchema } from '../protocol/e2e/index.js';
 import { clientError } from './errors.js';
 import { withFileLock } from './file-lock.js';
+import { OpenFiles } from './open-files.js';
 
 const SEQ_BYTES = 128;
 /** `seq`s reserved by one synced write. */
 const SEQ_BLOCK = 64;
 const BOOT_TOLERANCE_S = 10;
+/** Files kept open at once (two per encrypted session); the least recently opened close first. */
+const MAX_OPEN = 128;
 /** The guard's largest encoding: 1,024 notes and a few hundred senders' windows. */
 const MAX_GUARD_BYTES = 256 * 1024;
 
@@ -42,6 +43,7 @@ export class E2eStateFiles {
   private readonly dir: string;
   private made = false;
   private parsed: { text: string; guard: StoredGuard } | undefined;
+  private readonly files = new OpenFiles(MAX_OPEN);
 
   constructor(storeDir: string) {
     this.dir = join(storeDir, 'e2e');
@@ -141,23 +143,17 @@ export class E2eStateFiles {
   }
 
   private withFile<T>(path: string, create: boolean, fn: (fd: number) => T): T | undefined {
-    let fd: number;
+    let fd: number | undefined;
     try {
-      fd = openSync(path, 'r+');
+      fd = this.files.get(path, create);
     } catch (error) {
-      if (!create || (error as NodeJS.ErrnoException).code !== 'ENOENT') return undefined;
-      try {
-        fd = openSync(path, 'w+', 0o600);
-      } catch (openError) {
-        throw stateError(this.dir, openError);
-      }
+      throw stateError(this.dir, error);
     }
+    if (fd === undefined) return undefined;
     try {
       return fn(fd);
     } catch (error) {
       throw stateError(this.dir, error);
-    } finally {
-      closeSync(fd);
     }
   }
 
