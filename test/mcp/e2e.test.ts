@@ -371,3 +371,21 @@ describe('MCP: client-side redaction in a plain session', async () => {
     expect(proxy.transcript()).not.toContain('ghp_');
   });
 });
+
+describe('MCP: NEXUS_E2E=on', async () => {
+  const relay = await useRelay();
+  const dana = await startServer({
+    relayUrl: relay.url,
+    agentId: 'dana',
+    env: { NEXUS_E2E: 'on' },
+  });
+
+  it('makes new sessions encrypted unless the call says e2e: false', async () => {
+    const sealed = await dana.ok<Created>('create_session', { alias: 'by-default' });
+    expect(sealed.e2e?.key).toBe('present');
+    expect(sealed.pairing.link).toMatch(/#e2e=1\.[A-Za-z0-9_-]{43}$/);
+    const plain = await dana.ok<Created>('create_session', { alias: 'plain', e2e: false });
+    expect(plain.e2e).toBeUndefined();
+    expect(plain.pairing.link).not.toContain('#');
+  });
+});
