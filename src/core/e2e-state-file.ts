@@ -42,7 +42,8 @@ const GuardSchema = RecordSchema.shape.guard;
 export class E2eStateFiles {
   private readonly dir: string;
   private made = false;
-  private parsed: { text: string; guard: StoredGuard } | undefined;
+  /** Each guard file's text as last read or written, parsed: most reads find it unchanged. */
+  private readonly parsed = new Map<string, { text: string; guard: StoredGuard }>();
   private readonly files = new OpenFiles(MAX_OPEN);
 
   constructor(storeDir: string) {
@@ -86,7 +87,8 @@ export class E2eStateFiles {
 
   /** The stored guard, or undefined when there is none (or it was torn by a crash). */
   guard(sessionId: string, agentId: string): StoredGuard | undefined {
-    return this.withFile(this.path(sessionId, agentId, 'guard'), false, (fd) => this.readGuard(fd));
+    const path = this.path(sessionId, agentId, 'guard');
+    return this.withFile(path, false, (fd) => this.readGuard(path, fd));
   }
 
   /**
@@ -98,16 +100,17 @@ export class E2eStateFiles {
     agentId: string,
     fn: (current: StoredGuard | undefined) => { next?: StoredGuard; result: T },
   ): T {
+    const path = this.path(sessionId, agentId, 'guard');
     return this.locked(sessionId, agentId, () =>
-      this.withFile(this.path(sessionId, agentId, 'guard'), true, (fd) => {
-        const { next, result } = fn(this.readGuard(fd));
+      this.withFile(path, true, (fd) => {
+        const { next, result } = fn(this.readGuard(path, fd));
         if (next) {
           const text = JSON.stringify(next);
           const bytes = Buffer.from(text, 'utf8');
           writeSync(fd, bytes, 0, bytes.length, 0);
           ftruncateSync(fd, bytes.length);
           // Written from checked data: no need to check it again when read back.
-          this.parsed = { text, guard: next };
+          this.parsed.set(path, { text, guard: next });
         }
         return result;
       }),
@@ -115,13 +118,14 @@ export class E2eStateFiles {
   }
 
   /** Parsed once per text: a poll reads the guard at least once, usually unchanged. */
-  private readGuard(fd: number): StoredGuard | undefined {
+  private readGuard(path: string, fd: number): StoredGuard | undefined {
     const size = fstatSync(fd).size;
     if (size === 0 || size > MAX_GUARD_BYTES) return undefined;
     const buffer = Buffer.alloc(size);
     readSync(fd, buffer, 0, size, 0);
     const text = buffer.toString('utf8');
-    if (this.parsed?.text === text) return this.parsed.guard;
+    const known = this.parsed.get(path);
+    if (known?.text === text) return known.guard;
     let guard: StoredGuard | undefined;
     try {
       const result = GuardSchema.safeParse(JSON.parse(text));
@@ -129,7 +133,7 @@ export class E2eStateFiles {
     } catch {
       guard = undefined;
     }
-    if (guard) this.parsed = { text, guard };
+    if (guard) this.parsed.set(path, { text, guard });
     return guard;
   }
 
