@@ -15,6 +15,7 @@ import {
   type E2eKind,
   type E2ePayload,
   type E2eSessionRecord,
+  e2ePlaceholder,
   encodePayload,
   envelopeKeyId,
   guardOf,
@@ -81,8 +82,8 @@ export class E2eSessions {
 
   /**
    * Seals a prepared payload for a session: refuses without the key or when the payload is too
-   * large (before a `seq` is spent), then takes the next `seq` under the store lock, so two
-   * processes of one agent never seal two envelopes with one `seq`.
+   * large (before a `seq` is spent), then takes the next `seq` under its lock, so two processes
+   * of one agent never seal two envelopes with one `seq`.
    */
   seal(session: StoredSession, kind: E2eKind, payload: E2ePayload): string {
     const record = this.record(session);
@@ -112,17 +113,17 @@ export class E2eSessions {
   // ---- receiving --------------------------------------------------------------------------
 
   /**
-   * Opens a batch (sorted by cursor) of an encrypted session, or of any session whose messages
-   * turn out to be envelopes (it was claimed without the key). The replay guard and the members
-   * seen are written only when they changed, under the store lock, from the freshest record.
+   * Opens a batch (sorted by cursor) of an encrypted session. The replay guard is written only
+   * when it changed, under its own lock, from the freshest guard; the members seen, in the store.
    */
   open(session: StoredSession, messages: readonly Message[]): InboxMessage[] {
-    // A plain session stays plain until an envelope shows up: no store read for it.
     const envelopes = messages.some((message) => isEnvelopeText(message.text));
     if (!session.e2e && !envelopes) return [...messages];
     const current = this.record(session);
-    if (!current && !envelopes) return [...messages];
-    const start = current ?? newE2eRecord(undefined);
+    // A plain session stays plain: a peer cannot turn it into an encrypted one (and our sends
+    // into refusals) by posting envelopes; those show as placeholders, nothing is stored.
+    if (!current) return messages.map(unopened);
+    const start = current;
     const key = this.keyOf(start);
     const { sessionId, agentId } = session;
     const run = (stored: StoredGuard | undefined) => {
@@ -139,7 +140,7 @@ export class E2eSessions {
         return { ...(again.changed && { next: again.guard }), result: again };
       });
     }
-    if (!current || !sameNotes(outcome.record, current)) this.remember(session, outcome.record);
+    if (!sameNotes(outcome.record, current)) this.remember(session, outcome.record);
     return outcome.messages;
   }
 
@@ -281,6 +282,17 @@ function openBatch(
     return shown(message, received);
   });
   return { record, guard: withGuard(record, guard).guard, messages: opened };
+}
+
+/** An envelope in a session without encryption state: a placeholder, never the envelope. */
+function unopened(message: Message): InboxMessage {
+  if (!isEnvelopeText(message.text)) return message;
+  const { json: _json, ...rest } = message;
+  return {
+    ...rest,
+    text: e2ePlaceholder('no_key'),
+    e2e: { encrypted: true, decrypted: false, error: 'no_key' },
+  };
 }
 
 /** A polled message as the model may see it: decrypted, a placeholder, or flagged plaintext. */

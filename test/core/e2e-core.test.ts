@@ -71,6 +71,41 @@ describe('end-to-end encryption in the core', async () => {
     expect(wrong.code).toBe('code_expired_or_used');
   });
 
+  it('keeps a plain session plain when a peer posts envelopes into it', async () => {
+    const alice = makeCore(proxy.url, { agentId: 'alice' });
+    const created = await alice.manager.create({ alias: 'plain' });
+    const bob = makeCore(proxy.url, { agentId: 'bob' });
+    await bob.manager.join({ sessionId: created.session.sessionId });
+    const bobKey = bob.store.get(created.session.sessionId)?.sessionKey ?? '';
+    const envelope = sealEnvelope({
+      key: E2eKey.generate(),
+      sessionId: created.session.sessionId,
+      senderAgentId: 'bob',
+      kind: 'message',
+      seq: 1,
+      payload: { text: 'from elsewhere' },
+    });
+    await sendRaw(
+      relay.url,
+      created.session.sessionId,
+      { agentId: 'bob', sessionKey: bobKey },
+      envelope,
+    );
+    await sendRaw(
+      relay.url,
+      created.session.sessionId,
+      { agentId: 'bob', sessionKey: bobKey },
+      'plain',
+    );
+    const read = await alice.manager.poll('plain');
+    expect(read.messages.map((m) => [m.e2eError ?? m.text, m.encrypted])).toEqual([
+      ['no_key', true],
+      ['plain', undefined],
+    ]);
+    expect(alice.manager.info('plain').e2e).toBeUndefined();
+    expect((await alice.manager.send('plain', { text: 'still plain' })).format).toBe('text');
+  });
+
   it('refuses a damaged key in a link before asking any relay', async () => {
     const bob = makeCore(proxy.url, { agentId: 'bob' });
     const before = proxy.exchanges.length;
