@@ -61,7 +61,7 @@ export const StoredSession = z.object({
       checkedAt: z.string(),
     })
     .optional(),
-  /** End-to-end encryption: the key `S` (when known), our next `seq`, the replay guard. */
+  /** End-to-end encryption: the key `S` (when known) and the members seen; `seq` and the replay guard live in e2e/ (e2e-state-file.ts). */
   e2e: E2eSessionRecord.optional(),
 });
 export type StoredSession = z.infer<typeof StoredSession>;
