@@ -12,6 +12,7 @@ import {
   ENVELOPE_PREFIX,
   splitE2eLink,
 } from '../../src/protocol/e2e/index.js';
+import { hasUnsafeCharacters } from '../../src/protocol/index.js';
 import { e2eKeyMaterial, findKeyMaterial } from '../helpers/e2e-secrets.js';
 import { expectNoSecretsSeen, type Harness, startServer, textOf } from '../helpers/mcp.js';
 import {
@@ -165,6 +166,26 @@ describe('MCP: an end-to-end encrypted conversation through a recording relay', 
     expect(transcript).not.toContain('nxe1.');
     const list = await bob.ok<{ sessions: { e2e?: E2eOut }[] }>('list_sessions');
     expect(list.sessions[0]?.e2e?.key).toBe('present');
+  });
+
+  it('runs decrypted text through the sanitiser like any other', async () => {
+    await bob.ok('send_message', {
+      session: 'secret',
+      text: 'before\u202Eafter\u001b[2J\nnext line',
+      json: { 'key\u200B': 'value\u0007' },
+    });
+    const read = await alice.call('poll_messages', { session: 'secret' });
+    const raw = JSON.stringify(read);
+    const shown = (read.structuredContent as unknown as Messages).messages.at(-1);
+    expect(shown?.decrypted).toBe(true);
+    expect(shown?.text).toContain('before\\u202Eafter');
+    for (const char of ['\u202e', '\u200b']) expect(raw).not.toContain(char);
+    for (const text of [
+      textOf(read),
+      shown?.text ?? '',
+      ...Object.entries(shown?.json ?? {}).flat(),
+    ])
+      expect(hasUnsafeCharacters(String(text))).toBe(false);
   });
 
   it('puts no plaintext, greeting, json value or key on the wire', () => {
