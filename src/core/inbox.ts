@@ -41,6 +41,7 @@ import {
   takeWithinBudget,
   toMessageView,
 } from './messages.js';
+import type { Recovery, Rejoined } from './recovery.js';
 import { type Capabilities, type RelayClient, signalOpt } from './relay-client.js';
 import type { RequestBudget } from './request-budget.js';
 import type { SessionRegistry } from './session-registry.js';
@@ -48,6 +49,10 @@ import { type SessionInfo, sessionLabel, toSessionInfo } from './sessions.js';
 import type { SessionStore, StoredSession } from './store.js';
 
 export const DEFAULT_POLL_LIMIT = 50;
+/** The most messages one poll returns per session; larger limits are clamped to it. */
+export const MAX_POLL_LIMIT = 200;
+/** Pages read at most to find the last messages of a session (`last`). */
+const MAX_HISTORY_PAGES = 100;
 export const DEFAULT_BUDGET_CHARS = 20_000;
 const POLL_ALL_CONCURRENCY = 8;
 
@@ -67,6 +72,8 @@ export interface SendResult {
   redacted: number;
   /** `json`: sent natively; `folded`: the payload went into the text (text-only relay). */
   format: 'text' | 'json' | 'folded';
+  /** The membership had to be recovered first (see recovery.ts). */
+  rejoined?: Rejoined;
 }
 
 export interface PollOptions {
@@ -74,6 +81,8 @@ export interface PollOptions {
   after?: string;
   members?: boolean;
   limit?: number;
+  /** The last N messages, without moving the read position (overrides `after`). */
+  last?: number;
   budgetChars?: number;
   signal?: AbortSignal;
 }
@@ -94,6 +103,8 @@ export interface PollResult {
   members?: Member[];
   /** What this result handed over, for `giveBack` should the host never receive it. */
   delivery?: Delivery;
+  /** The membership had to be recovered first (see recovery.ts). */
+  rejoined?: Rejoined;
 }
 
 export interface SessionError {
@@ -141,6 +152,7 @@ export interface InboxOptions {
   client: RelayClient;
   budget: RequestBudget;
   clock: Clock;
+  recovery: Recovery;
 }
 
 export class Inbox {
@@ -149,8 +161,10 @@ export class Inbox {
   private readonly client: RelayClient;
   private readonly budget: RequestBudget;
   private readonly clock: Clock;
+  private readonly recovery: Recovery;
 
   constructor(options: InboxOptions) {
+    this.recovery = options.recovery;
     this.registry = options.registry;
     this.store = options.store;
     this.client = options.client;
@@ -185,28 +199,36 @@ export class Inbox {
         format = 'folded';
       }
     }
-    const { data } = await this.registry.withExpiry(session, () =>
-      this.client.send(session, body, signalOpt(options.signal)),
+    let sender = session;
+    const { data } = await this.recovery.run(
+      session,
+      (current) => {
+        sender = current;
+        return this.client.send(current, body, signalOpt(options.signal));
+      },
+      options.signal,
     );
     // Our own message must not wake our next wait: step past it when nothing else came between.
     // Nothing durable changes otherwise, so then nothing is locked or written.
     const follows = (position: ReadPosition) =>
       position.returned.length === 0 && BigInt(data.cursor) - 1n === BigInt(position.cursor);
-    const seen = this.store.position(session);
+    const seen = this.store.position(sender);
     const cursor = follows(seen)
-      ? this.store.movePosition(session, (position) => {
+      ? this.store.movePosition(sender, (position) => {
           if (!follows(position)) return { result: position.cursor };
           const next = { ...position, cursor: data.cursor, lastUsedAt: isoNow(this.clock) };
           return { next, result: next.cursor };
         })
       : seen.cursor;
+    const rejoined = this.recovery.take(session.sessionId);
     return {
-      session: toSessionInfo({ ...session, cursor }),
+      session: toSessionInfo({ ...sender, cursor }),
       id: data.id,
       cursor: data.cursor,
       verified: true,
       redacted: data.redacted ?? 0,
       format,
+      ...(rejoined && { rejoined }),
     };
   }
 
@@ -214,6 +236,7 @@ export class Inbox {
 
   async poll(reference: string, options: PollOptions = {}): Promise<PollResult> {
     const session = this.registry.find(reference);
+    if (options.last !== undefined) return this.last(session, options.last, options);
     const replay = options.after !== undefined;
     const limit = options.limit ?? DEFAULT_POLL_LIMIT;
     const batch = await this.fetch(session, {
@@ -290,21 +313,27 @@ export class Inbox {
    */
   async fetch(session: StoredSession, options: FetchOptions = {}): Promise<FetchedBatch> {
     const after = options.after === undefined ? this.dueFrom(session) : options.after;
-    const { data } = await this.registry.withExpiry(session, () =>
-      this.client.poll(
-        session,
-        {
-          ...(after !== null && { after }),
-          ...(options.members && { members: true }),
-          ...(options.limit !== undefined && { limit: options.limit + 1 }),
-          ...(options.waitMs !== undefined && { waitMs: options.waitMs }),
-        },
-        signalOpt(options.signal),
-      ),
+    let reader = session;
+    const { data } = await this.recovery.run(
+      session,
+      (current) => {
+        reader = current;
+        return this.client.poll(
+          current,
+          {
+            ...(after !== null && { after }),
+            ...(options.members && { members: true }),
+            ...(options.limit !== undefined && { limit: options.limit + 1 }),
+            ...(options.waitMs !== undefined && { waitMs: options.waitMs }),
+          },
+          signalOpt(options.signal),
+        );
+      },
+      options.signal,
     );
     const messages = [...data.messages].sort((a, b) => compareCursors(a.cursor, b.cursor));
     return {
-      session,
+      session: reader,
       ...(after !== null && { after }),
       messages,
       ...(data.nextCursor !== undefined && { nextCursor: data.nextCursor }),
@@ -361,6 +390,52 @@ export class Inbox {
     return this.client.capabilities(server, signalOpt(signal));
   }
 
+  /**
+   * The last `count` messages of a session (the greeting aside), read forward from a little
+   * before the read position and, when that holds fewer, from the start; nothing moves.
+   */
+  private async last(
+    session: StoredSession,
+    count: number,
+    options: PollOptions,
+  ): Promise<PollResult> {
+    const want = Math.min(Math.max(1, Math.trunc(count)), MAX_POLL_LIMIT);
+    const position = this.store.position(session);
+    const guess = BigInt(position.cursor) - BigInt(want);
+    let tail: Message[] = [];
+    let scanned: FetchedBatch | undefined;
+    for (const start of guess > 0n ? [guess.toString(), '0'] : ['0']) {
+      tail = [];
+      let after = start;
+      for (let page = 0; page < MAX_HISTORY_PAGES; page++) {
+        scanned = await this.fetch(session, {
+          after,
+          limit: MAX_POLL_LIMIT,
+          ...(page === 0 && options.members !== undefined && { members: options.members }),
+          ...(options.signal !== undefined && { signal: options.signal }),
+        });
+        tail = [...tail, ...scanned.messages.filter((message) => !isGreeting(message))].slice(
+          -want,
+        );
+        const newest = scanned.messages.at(-1)?.cursor;
+        if (!scanned.full || newest === undefined) break;
+        after = newest;
+      }
+      if (tail.length >= want) break;
+    }
+    if (options.signal?.aborted) throw cancelled();
+    const first = tail[0]?.cursor;
+    const batch: FetchedBatch = {
+      session: scanned?.session ?? session,
+      after: first === undefined ? position.cursor : (BigInt(first) - 1n).toString(),
+      messages: tail,
+      full: false,
+      ...(scanned?.members !== undefined && { members: scanned.members }),
+    };
+    const result = this.replay(batch, want, options.budgetChars ?? DEFAULT_BUDGET_CHARS);
+    return { ...result, cursor: this.store.position(batch.session).cursor };
+  }
+
   // ---- internals --------------------------------------------------------------------------
 
   /** handOver for several batches; `budgetChars` is shared, spent in batch order. */
@@ -378,7 +453,9 @@ export class Inbox {
   private replay(batch: FetchedBatch, limit: number, budget: number): PollResult {
     const views = batch.messages.map((message) => toMessageView(message, context(batch.session)));
     const taken = within(views, limit, budget);
+    const rejoined = this.recovery.take(batch.session.sessionId);
     return {
+      ...(rejoined && { rejoined }),
       session: toSessionInfo(this.store.withPosition(batch.session)),
       messages: taken,
       cursor: taken.at(-1)?.cursor ?? batch.after ?? GREETING_CURSOR,
@@ -399,7 +476,9 @@ export class Inbox {
       const taken = within(views, limit, budget);
       const last = taken.at(-1)?.cursor;
       const next = last === undefined ? undefined : advance(position, last, isoNow(this.clock));
+      const rejoined = this.recovery.take(session.sessionId);
       const result: PollResult = {
+        ...(rejoined && { rejoined }),
         session: toSessionInfo({
           ...session,
           cursor: (next ?? position).cursor,

@@ -22,6 +22,7 @@ import type {
   CreateResult,
   JoinOptions,
   JoinResult,
+  LeaveOptions,
   LeaveResult,
   Membership,
   PairingInfo,
@@ -90,6 +91,11 @@ export class SessionManager {
     return this.registry.setAlias(reference, alias);
   }
 
+  /** Binds a stored session to another relay (where the same session id lives). */
+  rebind(reference: string, server: string): SessionInfo {
+    return this.registry.rebind(reference, server);
+  }
+
   // ---- membership -------------------------------------------------------------------------
 
   create(options: CreateOptions = {}): Promise<CreateResult> {
@@ -104,12 +110,17 @@ export class SessionManager {
     return this.membership.claim(options);
   }
 
-  leave(reference: string, signal?: AbortSignal): Promise<LeaveResult> {
-    return this.membership.leave(reference, signal);
+  leave(reference: string, options: LeaveOptions = {}): Promise<LeaveResult> {
+    return this.membership.leave(reference, options);
   }
 
-  pair(reference: string, signal?: AbortSignal): Promise<PairingInfo & { session: SessionInfo }> {
-    return this.membership.pair(reference, signal);
+  /** `server` applies only to a full session id this install does not hold. */
+  pair(
+    reference: string,
+    signal?: AbortSignal,
+    server?: string,
+  ): Promise<PairingInfo & { session?: SessionInfo; label: string }> {
+    return this.membership.pair(reference, signal, server);
   }
 
   pairStatus(code: string, signal?: AbortSignal): Promise<PairStatusResult> {
@@ -136,8 +147,9 @@ export class SessionManager {
 
   // ---- status -----------------------------------------------------------------------------
 
-  status(reference: string, signal?: AbortSignal): Promise<StatusResult> {
-    return this.statuses.status(reference, signal);
+  /** `server` applies only to a full session id this install does not hold. */
+  status(reference: string, signal?: AbortSignal, server?: string): Promise<StatusResult> {
+    return this.statuses.status(reference, signal, server);
   }
 
   renew(reference: string, ttl?: number, signal?: AbortSignal): Promise<RenewResult> {
