@@ -1,7 +1,7 @@
 /**
  * `doctor`: what a human checks when something seems off. Reachability, version and
  * capabilities of every relay in use; for every session whether its relay still knows it and
- * whether we are still a member; the store's file modes. Meant for a terminal, so it may show
+ * whether we are still a member; the store's file modes and any entries it quarantined. Meant for a terminal, so it may show
  * full session ids.
  */
 
@@ -20,6 +20,8 @@ export interface DoctorReport {
   ok: boolean;
   version: string;
   store: { dir: string; file: string; dirMode?: string; fileMode?: string; ok: boolean };
+  /** Store entries that failed the schema, moved to the quarantine file for a human. */
+  quarantined?: { file: string; entries: { sessionId: string; problem: string; at: string }[] };
   defaultServer: string;
   agentId: string;
   servers: {
@@ -59,6 +61,13 @@ export async function runDoctor(manager: SessionManager): Promise<DoctorReport> 
   if (!storeOk) {
     problems.push(
       `Store permissions should be 0700 (dir) and 0600 (file); found ${octal(modes.dir)} and ${octal(modes.file)}.`,
+    );
+  }
+
+  const quarantined = manager.registry.quarantined();
+  if (quarantined.entries.length > 0) {
+    problems.push(
+      `${quarantined.entries.length} invalid store entr${quarantined.entries.length === 1 ? 'y was' : 'ies were'} moved to ${quarantined.file}: repair and re-import by hand, or delete the file.`,
     );
   }
 
@@ -116,6 +125,7 @@ export async function runDoctor(manager: SessionManager): Promise<DoctorReport> 
       ...(modes.file !== undefined && { fileMode: octal(modes.file) }),
       ok: storeOk,
     },
+    ...(quarantined.entries.length > 0 && { quarantined }),
     defaultServer,
     agentId,
     servers: serverReports,

@@ -160,6 +160,11 @@ export class SessionManager {
     return this.statuses.list(options);
   }
 
+  /** Who created a session, as its relay says (null: it names nobody). */
+  creatorOf(session: { server: string; sessionId: string }): Promise<string | null> {
+    return this.statuses.creatorOf(session);
+  }
+
   /** A relay's /health, asked now with a short timeout; the error when it did not answer. */
   health(server: string): Promise<RelayHealth | NexusError> {
     return this.statuses.health(server);

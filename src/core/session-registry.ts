@@ -158,6 +158,18 @@ export class SessionRegistry {
     };
   }
 
+  /** Entries moved out of the store for failing its schema: where, which, and why. */
+  quarantined(): { file: string; entries: { sessionId: string; problem: string; at: string }[] } {
+    return {
+      file: this.store.quarantineFile,
+      entries: this.store.quarantined().map((entry) => ({
+        sessionId: String(entry.sessionId),
+        problem: String(entry.problem),
+        at: String(entry.quarantinedAt),
+      })),
+    };
+  }
+
   // ---- changes ----------------------------------------------------------------------------
 
   /** Stores a new membership (replacing any earlier one of the same session). */

@@ -163,6 +163,15 @@ export class SessionStatus {
     });
   }
 
+  /** Who created a session, as its relay says (null: it names nobody), asked once, briefly. */
+  async creatorOf(session: { server: string; sessionId: string }): Promise<string | null> {
+    const { data } = await this.client.status(session, {
+      timeoutMs: PROBE_TIMEOUT_MS,
+      attempts: 1,
+    });
+    return data.creatorAgentId ?? null;
+  }
+
   /** A relay's /health, asked now with a short timeout; the error when it did not answer. */
   async health(server: string): Promise<RelayHealth | NexusError> {
     let answer: Awaited<ReturnType<RelayClient['health']>>;

@@ -90,13 +90,10 @@ describe('session store', () => {
     expect(lines[0]?.message).toContain(join(dir, aside[0] as string));
   });
 
-  it('treats a file that fails the schema as corrupt too', () => {
+  it('treats a file whose frame fails the schema as corrupt too', () => {
     const dir = tempDir();
     const first = new SessionStore({ dir, logger: silentLogger });
-    writeFileSync(
-      first.file,
-      JSON.stringify({ version: 1, sessions: { x: { cursor: 'not-a-cursor' } } }),
-    );
+    writeFileSync(first.file, JSON.stringify({ version: 'one', sessions: [] }));
     const store = new SessionStore({ dir, logger: silentLogger });
     expect(store.all()).toEqual([]);
     expect(readdirSync(dir).some((name) => name.startsWith('store.json.corrupt-'))).toBe(true);
