@@ -386,6 +386,11 @@ export class Inbox {
     }
   }
 
+  /** Whether a relay has answered this process before: then losing it is an outage. */
+  relayAnswered(server: string): boolean {
+    return this.client.answered(server);
+  }
+
   capabilitiesOf(server: string, signal?: AbortSignal): Promise<Capabilities> {
     return this.client.capabilities(server, signalOpt(signal));
   }

@@ -319,8 +319,6 @@ class SessionWatch {
   private iteration: AbortController | undefined;
   private closed = false;
   private unreachable = false;
-  /** The relay answered this loop at least once: losing it now is an outage, not a typo. */
-  private reached = false;
 
   constructor(
     readonly sessionId: string,
@@ -418,7 +416,6 @@ class SessionWatch {
           waitMs: hold,
           signal: controller.signal,
         });
-        this.reached = true;
         if (this.unreachable) {
           this.unreachable = false;
           this.options.logger.info(
@@ -460,7 +457,7 @@ class SessionWatch {
           }
           // A relay known to work is waited out (a restart costs nothing); one never reached is
           // reported at once rather than at the wait's timeout. Subscribers keep trying.
-          if (this.reached) this.noteAll(nexus);
+          if (inbox.relayAnswered(session.server)) this.noteAll(nexus);
           else this.failAll(nexus);
         } else {
           if (nexus.code === 'rate_limit_exceeded') {

@@ -4,22 +4,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { createLogger, type LogLevel, silentLogger } from '../../src/core/logger.js';
-import { SessionStore, type StoredSession } from '../../src/core/store.js';
+import { SessionStore } from '../../src/core/store.js';
 import { tempDir } from '../helpers/core.js';
+import { storedSession } from '../helpers/stored-session.js';
 
 const run = promisify(execFile);
 
-const session = (sessionId: string, extra: Partial<StoredSession> = {}): StoredSession => ({
-  sessionId,
-  server: 'http://127.0.0.1:1',
-  agentId: 'me',
-  sessionKey: 'secret-key',
-  cursor: '0',
-  role: 'member',
-  createdAt: '2026-11-25T00:00:00.000Z',
-  lastUsedAt: '2026-11-25T00:00:00.000Z',
-  ...extra,
-});
+const session = storedSession;
 
 describe('session store', () => {
   it('keeps its directory at 0700 and its file at 0600', () => {
