@@ -65,12 +65,31 @@ export class Recovery {
     try {
       return await this.registry.withExpiry(session, () => call(session));
     } catch (error) {
-      if (!this.auto || !isNexusError(error) || signal?.aborted) throw error;
+      if (!isNexusError(error) || signal?.aborted) throw error;
       const reason = await this.lostMembership(session, error, signal);
       if (!reason) throw error;
+      if (!this.auto) throw this.manual(session, reason, error);
       const current = await this.recover(session, reason, signal);
       return this.registry.withExpiry(current, () => call(current));
     }
+  }
+
+  /** With automatic recovery off: the lost membership, and the call that brings it back. */
+  private manual(session: StoredSession, reason: RejoinReason, error: NexusError): NexusError {
+    const label = sessionLabel(session);
+    return new NexusError({
+      code: reason === 'invalid_session_key' ? 'invalid_session_key' : 'agent_not_in_session',
+      message:
+        reason === 'invalid_session_key'
+          ? `The relay refused this install's key for session ${label} (${session.agentId} is held by another key).`
+          : `This agent (${session.agentId}) is no longer a member of session ${label}, probably removed for inactivity.`,
+      hint:
+        reason === 'invalid_session_key'
+          ? `Call join_session with session_id "${label}" and another agent_id (e.g. "${freshId(session.agentId, [session.agentId])}"); the read position is kept.`
+          : `Call join_session with session_id "${label}" to join again; the read position is kept, so nothing sent meanwhile is missed.`,
+      ...(error.status !== undefined && { status: error.status }),
+      ...(error.requestId !== undefined && { requestId: error.requestId }),
+    });
   }
 
   /** The rejoin not yet reported for a session, once: the next result for it carries it. */
