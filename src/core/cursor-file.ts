@@ -1,9 +1,10 @@
 /**
- * Read positions on disk: one small fixed-size record per session (`cursors/<id>`), rewritten in
+ * Read positions on disk: one small fixed-size record per session (`cursors/<hash of id>`), rewritten in
  * place under that session's own lock. Moving a cursor then costs a lock and one 512-byte write,
  * whatever the number of sessions in the store, instead of a rewrite of the whole store file.
  * The rules for moving it live in inbox.ts; this module only keeps the bytes.
  */
+import { createHash } from 'node:crypto';
 import {
   closeSync,
   fstatSync,
@@ -39,6 +40,7 @@ export class CursorFiles {
   private readonly buffer = Buffer.alloc(RECORD_BYTES);
   /** Open records, kept open: an open and a close cost more than the read or write itself. */
   private readonly open = new Map<string, number>();
+  private readonly paths = new Map<string, string>();
 
   constructor(storeDir: string) {
     this.dir = join(storeDir, 'cursors');
@@ -140,9 +142,18 @@ export class CursorFiles {
     this.made = true;
   }
 
+  /**
+   * Named by a hash of the session id: a path can reach an error message (a lock left behind),
+   * and a full session id must never.
+   */
   private path(sessionId: string): string {
-    // Session ids are hex; anything else is kept out of the path.
-    return join(this.dir, sessionId.replace(/[^A-Za-z0-9_-]/g, '_'));
+    let path = this.paths.get(sessionId);
+    if (path === undefined) {
+      const name = createHash('sha256').update(sessionId).digest('hex').slice(0, 32);
+      path = join(this.dir, name);
+      this.paths.set(sessionId, path);
+    }
+    return path;
   }
 }
 

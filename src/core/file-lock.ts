@@ -79,7 +79,7 @@ function lock(lockFile: string, what: string): void {
       const owner = ownerOf(lockFile);
       throw clientError(
         'store_busy',
-        `${what} stayed locked for ${LOCK_TIMEOUT_MS / 1000} s by ${owner === undefined ? 'another process' : `process ${owner}`} (lock file ${lockFile}); if that process is hung, stop it, or delete the lock file.`,
+        `${what.charAt(0).toUpperCase()}${what.slice(1)} stayed locked for ${LOCK_TIMEOUT_MS / 1000} s by ${owner === undefined ? 'another process' : `process ${owner}`} (lock file ${lockFile}); if that process is hung, stop it, or delete the lock file.`,
       );
     }
     Atomics.wait(sleeper, 0, 0, 1 + Math.floor(Math.random() * 4));

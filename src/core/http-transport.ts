@@ -90,6 +90,7 @@ export class HttpTransport {
   private readonly random: () => number;
   private readonly maxResponseBytes: number;
   private agent: Promise<Agent> | undefined;
+  private readonly bases = new Map<string, { origin: string; prefix: string }>();
   private closed = false;
 
   constructor(options: TransportOptions = {}) {
@@ -154,6 +155,17 @@ export class HttpTransport {
     }
   }
 
+  /** A relay URL's origin and path prefix, parsed once per relay. */
+  private base(server: string): { origin: string; prefix: string } {
+    let base = this.bases.get(server);
+    if (!base) {
+      const url = new URL(server);
+      base = { origin: url.origin, prefix: url.pathname.replace(/\/+$/, '') };
+      this.bases.set(server, base);
+    }
+    return base;
+  }
+
   private dispatcher(): Promise<Agent> {
     // Loaded on first use: undici is a sixth of the server's start-up, and a host starts
     // every configured server when it launches, long before any of them is called.
@@ -179,11 +191,11 @@ export class HttpTransport {
     if (options.signal?.aborted)
       throw new NexusError({ code: 'aborted', message: 'The operation was cancelled.' });
 
-    const base = new URL(server);
+    const base = this.base(server);
     const query = new URLSearchParams();
     for (const [key, value] of Object.entries(spec.query ?? {}))
       if (value !== undefined) query.set(key, value);
-    const path = `${base.pathname.replace(/\/+$/, '')}${spec.path}${query.size ? `?${query}` : ''}`;
+    const path = `${base.prefix}${spec.path}${query.size ? `?${query}` : ''}`;
     const headers: Record<string, string> = {
       'user-agent': `nexus-messaging-mcp/${VERSION}`,
       accept: 'application/json',
@@ -197,7 +209,6 @@ export class HttpTransport {
     }
 
     const budget = (options.timeoutMs ?? this.timeoutMs) + (spec.holdMs ?? 0);
-    const what = `${spec.method} ${spec.path.replace(/\/v1\/sessions\/[^/]+/, '/v1/sessions/…').replace(/\/v1\/pair\/[^/]+/, '/v1/pair/…')}`;
 
     let statusCode: number;
     let responseHeaders: Record<string, string | string[] | undefined>;
@@ -222,12 +233,12 @@ export class HttpTransport {
         maxBytes: this.maxResponseBytes,
         ...(options.signal !== undefined && { signal: options.signal }),
         contentLength: response.headers['content-length'],
-        what,
+        what: describeRequest(spec),
       });
     } catch (error) {
       throw transportError(error, {
         cancelled: options.signal?.aborted ?? false,
-        what,
+        what: describeRequest(spec),
         budget,
         server: base.origin,
       });
@@ -249,7 +260,7 @@ export class HttpTransport {
         throw new NexusError({
           code: 'non_json_response',
           status: statusCode,
-          message: `${what} answered ${statusCode} with a body that is not JSON: ${excerpt(text, spec.scrub)}`,
+          message: `${describeRequest(spec)} answered ${statusCode} with a body that is not JSON: ${excerpt(text, spec.scrub)}`,
           ...withId,
         });
       }
@@ -258,7 +269,7 @@ export class HttpTransport {
         throw new NexusError({
           code: 'protocol_error',
           status: statusCode,
-          message: `${what} answered with an unexpected body (${parsed.error.issues
+          message: `${describeRequest(spec)} answered with an unexpected body (${parsed.error.issues
             .slice(0, 3)
             .map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`)
             .join('; ')})`,
@@ -290,7 +301,9 @@ export class HttpTransport {
       throw new NexusError({
         code: known ? code : 'http_error',
         // A code this client does not know stays visible in the message, cut to a sane size.
-        message: known ? message : `${what} answered ${statusCode} ${excerpt(code)}: ${message}`,
+        message: known
+          ? message
+          : `${describeRequest(spec)} answered ${statusCode} ${excerpt(code)}: ${message}`,
         ...common,
         ...(errorBody.data.details !== undefined && { details: errorBody.data.details }),
       });
@@ -298,13 +311,13 @@ export class HttpTransport {
     if (!isJson) {
       throw new NexusError({
         code: 'non_json_response',
-        message: `${what} answered ${statusCode} with a body that is not JSON: ${excerpt(text, spec.scrub)}`,
+        message: `${describeRequest(spec)} answered ${statusCode} with a body that is not JSON: ${excerpt(text, spec.scrub)}`,
         ...common,
       });
     }
     throw new NexusError({
       code: 'http_error',
-      message: `${what} answered ${statusCode}.`,
+      message: `${describeRequest(spec)} answered ${statusCode}.`,
       ...common,
     });
   }
@@ -329,6 +342,14 @@ function withDetails(message: string, details: unknown[] | undefined, body: unkn
     }
   }
   return parts.join('; ');
+}
+
+/** A request as error messages name it: method and path, without session ids or codes. */
+function describeRequest(spec: { method: string; path: string }): string {
+  const path = spec.path
+    .replace(/\/v1\/sessions\/[^/]+/, '/v1/sessions/…')
+    .replace(/\/v1\/pair\/[^/]+/, '/v1/pair/…');
+  return `${spec.method} ${path}`;
 }
 
 /** The one place relay text enters an error: scrubbed first, then cut, framed as untrusted. */

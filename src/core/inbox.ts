@@ -472,34 +472,47 @@ export class Inbox {
 
   private commit(batch: FetchedBatch, limit: number, budget: number): PollResult {
     const { session } = batch;
-    return this.store.movePosition(session, (position) => {
-      // A batch fetched from past a due message cannot be handed over without a gap.
-      const due = startsBefore(batch, position)
-        ? batch.messages.filter((message) => isDue(position, message.cursor))
-        : [];
-      const views = due.map((message) => toMessageView(message, context(session)));
-      const taken = within(views, limit, budget);
-      const last = taken.at(-1)?.cursor;
-      const next = last === undefined ? undefined : advance(position, last, isoNow(this.clock));
-      const rejoined = this.recovery.take(session.sessionId);
-      const result: PollResult = {
-        ...(rejoined && { rejoined }),
-        session: toSessionInfo({
-          ...session,
-          cursor: (next ?? position).cursor,
-          ...(next?.lastUsedAt !== undefined && { lastUsedAt: next.lastUsedAt }),
-        }),
-        messages: taken,
+    const rejoined = this.recovery.take(session.sessionId);
+    // Nothing due (a quiet poll) takes no lock: positions only move forward, and messages given
+    // back meanwhile are handed over by the next call.
+    const seen = this.store.position(session);
+    const result = dueIn(batch, seen)
+      ? this.store.movePosition(session, (position) =>
+          this.handOverAt(batch, position, limit, budget),
+        )
+      : this.handOverAt(batch, seen, limit, budget).result;
+    return rejoined ? { ...result, rejoined } : result;
+  }
+
+  /** The hand-over of a batch from `position`: what is shown, and the position after it. */
+  private handOverAt(
+    batch: FetchedBatch,
+    position: ReadPosition,
+    limit: number,
+    budget: number,
+  ): { next?: ReadPosition; result: PollResult } {
+    const { session } = batch;
+    const due = dueIn(batch, position) ?? [];
+    const views = due.map((message) => toMessageView(message, context(session)));
+    const taken = within(views, limit, budget);
+    const last = taken.at(-1)?.cursor;
+    const next = last === undefined ? undefined : advance(position, last, isoNow(this.clock));
+    const result: PollResult = {
+      session: toSessionInfo({
+        ...session,
         cursor: (next ?? position).cursor,
-        hasMore: taken.length < views.length || batch.full,
-        replay: false,
-        ...(batch.members !== undefined && { members: batch.members }),
-        ...(last !== undefined && {
-          delivery: { sessionId: session.sessionId, ranges: delivered(position, last) },
-        }),
-      };
-      return { ...(next && { next }), result };
-    });
+        ...(next?.lastUsedAt !== undefined && { lastUsedAt: next.lastUsedAt }),
+      }),
+      messages: taken,
+      cursor: (next ?? position).cursor,
+      hasMore: taken.length < views.length || batch.full,
+      replay: false,
+      ...(batch.members !== undefined && { members: batch.members }),
+      ...(last !== undefined && {
+        delivery: { sessionId: session.sessionId, ranges: delivered(position, last) },
+      }),
+    };
+    return { ...(next && { next }), result };
   }
 }
 
@@ -528,6 +541,16 @@ function isDue(position: ReadPosition, cursor: string): boolean {
   return position.returned.some(
     ([after, through]) => compareCursors(cursor, after) > 0 && compareCursors(cursor, through) <= 0,
   );
+}
+
+/**
+ * The batch's messages due from `position`; none when the batch was fetched from past a due
+ * message, as handing it over would leave a gap.
+ */
+function dueIn(batch: FetchedBatch, position: ReadPosition): Message[] | undefined {
+  if (!startsBefore(batch, position)) return undefined;
+  const due = batch.messages.filter((message) => isDue(position, message.cursor));
+  return due.length > 0 ? due : undefined;
 }
 
 /** The batch covers everything due: it was fetched from at or before the first due position. */

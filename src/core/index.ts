@@ -85,7 +85,7 @@ export function createCore(options: CoreOptions): Core {
 
 export type { Clock } from './clock.js';
 export { mapLimit } from './concurrency.js';
-export { type CoreConfig, checkedUrl, configFromEnv, PUBLIC_RELAY_URL } from './config.js';
+export { type CoreConfig, configFromEnv, PUBLIC_RELAY_URL } from './config.js';
 export {
   clientError,
   isNexusError,
@@ -102,7 +102,6 @@ export {
   type Logger,
   type LogLevel,
   type LogSink,
-  silentLogger,
   stderrSink,
 } from './logger.js';
 export type { SessionManager } from './manager.js';

@@ -23,6 +23,8 @@ interface Bucket {
 
 export class RequestBudget {
   private readonly buckets = new Map<string, Bucket>();
+  private readonly byServer = new Map<string, Bucket>();
+  private readonly limits = new Map<string, number>();
   private readonly clock: Clock;
   private readonly perMinute: number | undefined;
 
@@ -53,20 +55,27 @@ export class RequestBudget {
     bucket.pausedUntil = Math.max(bucket.pausedUntil, this.clock.now() + ms);
   }
 
+  /** One bucket per relay origin, found by the server URL as sessions store it. */
   private bucket(server: string, limit: number): Bucket {
-    const origin = originOf(server);
-    let bucket = this.buckets.get(origin);
+    let bucket = this.byServer.get(server);
     if (!bucket) {
-      bucket = { tokens: limit, at: this.clock.now(), pausedUntil: 0 };
+      const origin = originOf(server);
+      bucket = this.buckets.get(origin) ?? { tokens: limit, at: this.clock.now(), pausedUntil: 0 };
       this.buckets.set(origin, bucket);
+      this.byServer.set(server, bucket);
     }
     return bucket;
   }
 
   private limitFor(server: string): number {
     if (this.perMinute !== undefined) return this.perMinute;
-    // A relay on this machine is the user's own: no published limit to keep to.
-    return isLoopback(server) ? 0 : DEFAULT_REQUESTS_PER_MINUTE;
+    let limit = this.limits.get(server);
+    if (limit === undefined) {
+      // A relay on this machine is the user's own: no published limit to keep to.
+      limit = isLoopback(server) ? 0 : DEFAULT_REQUESTS_PER_MINUTE;
+      this.limits.set(server, limit);
+    }
+    return limit;
   }
 }
 

@@ -50,6 +50,7 @@ export const StoredSession = z.object({
   server: z.string().min(1),
   agentId: z.string().min(1),
   sessionKey: z.string().min(1),
+  /** Where reading started; where it stands now is the session's read position (cursor-file.ts). */
   cursor: z.string().regex(CURSOR_PATTERN),
   alias: z.string().optional(),
   role: SessionRole,

@@ -112,9 +112,10 @@ export class Watcher {
   }
 
   /**
-   * Resolves as soon as one of the sessions has messages from another agent after its stored
-   * cursor (and hands them over, moving the cursor), or with `timedOut` when none came. A
-   * cancelled wait rejects with `aborted` and moves nothing.
+   * Resolves as soon as one of the sessions has messages from another agent not yet handed over
+   * (and hands them over through the inbox), or with `timedOut` when none came, or with
+   * `allFailed` when every session failed. A cancelled wait rejects with `aborted` and moves
+   * nothing.
    */
   async waitForMessages(options: WaitOptions): Promise<WaitResult> {
     if (this.closed) throw clientError('aborted', 'The server is shutting down.');
