@@ -133,7 +133,8 @@ export function joinedResult(
   const lines = [
     `${verb} session "${label}" on ${joined.session.server} as ${joined.session.agentId}.`,
     ...(joined.members ? [`Members: ${membersText(joined.members)}.`] : []),
-    ...(rejoined ? [rejoinedLine(rejoined)] : []),
+    // A rejoin the caller asked for is the first line already; one made on the way is news.
+    ...(rejoined && rejoined.reason !== 'requested' ? [rejoinedLine(rejoined)] : []),
     ...(joined.replaced !== undefined
       ? [
           `This install was in the session as ${joined.replaced}; it now speaks there as ${joined.session.agentId}.`,
