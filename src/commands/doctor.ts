@@ -99,7 +99,7 @@ export async function runDoctor(manager: SessionManager): Promise<DoctorReport> 
     const { session } = entry;
     if (entry.live === 'active' && entry.member === false) {
       problems.push(
-        `Session ${session.label} is alive but ${session.agentId} is no longer a member: join or claim again.`,
+        `Session ${session.label} is alive but ${session.agentId} is no longer a member: the next send or poll joins it again (unless NEXUS_AUTO_REJOIN=0), as does join_session with its alias.`,
       );
     }
     if (entry.live === 'error') problems.push(`Session ${session.label}: ${entry.error}`);

@@ -343,9 +343,12 @@ export function registerSessionTools(server: McpServer, core: Core): void {
         ...(entry.expiresAt !== undefined && { expires_at: entry.expiresAt }),
         ...(entry.error !== undefined && { error: errorLine(entry.error) }),
       }));
-      const next = sessions.length
-        ? "Use a session's name (alias or short id) in other tools; wait_for_messages without a session waits on all of them."
-        : 'No local sessions: create_session starts one, claim_pairing_code joins one.';
+      const lost = sessions.find((s) => s.member === false && s.live === 'active');
+      const next = lost
+        ? `This agent is no longer a member of "${lost.session}": join_session with session_id "${lost.session}" joins it again, keeping the read position.`
+        : sessions.length
+          ? "Use a session's name (alias or short id) in other tools; wait_for_messages without a session waits on all of them."
+          : 'No local sessions: create_session starts one, claim_pairing_code joins one.';
       const text = sessions.length
         ? sessions
             .map(
