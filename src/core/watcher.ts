@@ -36,12 +36,14 @@ import type { StoredSession } from './store.js';
 const LONG_POLL_MS = 25_000;
 const MAX_IDLE_INTERVAL_MS = 10_000;
 const MAX_ERROR_BACKOFF_MS = 10_000;
-/** Errors after which polling a session again cannot help. */
+/** Errors after which polling a session again cannot help (the last two: a rejoin that failed). */
 const TERMINAL_CODES = new Set<NexusErrorCode>([
   'session_not_found',
   'agent_not_in_session',
   'forbidden',
   'unknown_session',
+  'session_full',
+  'agent_id_taken',
 ]);
 
 export interface WatcherOptions {

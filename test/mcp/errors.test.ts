@@ -102,6 +102,12 @@ describe('MCP server: every failure is a clear tool error', async () => {
       rejoined: { session: 'idle', agent_id: 'carol', reason: 'agent_not_in_session' },
     });
     expect(textOf(result)).toMatch(/^Rejoined session "idle" as carol: the relay had removed/);
+    // Removed again: reading the session's resource rejoins too, and the transcript says so.
+    clock.advance(3_601_000);
+    await alice.ok('renew_session', { session: 'idle' });
+    const transcript = await carol.read('nexus://sessions/idle');
+    expect(transcript).toContain('- Rejoined as carol just now: the relay had removed this agent');
+    expect(transcript).not.toContain('no longer a member');
   });
 
   it('with NEXUS_AUTO_REJOIN=0, tells a removed member the call that brings it back', async () => {
