@@ -22,6 +22,8 @@ export interface ImportReport {
     serverUrl?: string;
     /** The serverUrl was saved as this store's default relay (it had none). */
     savedAsDefault?: boolean;
+    /** Settings of config.json this import has no use for (this server keeps its own). */
+    ignored?: string[];
     problem?: string;
   };
   imported: {
@@ -226,16 +228,20 @@ function readConfig(path: string): { serverUrl?: string; report: ImportReport['c
   } catch {
     return { report: { problem: 'config.json is not JSON: ignored' } };
   }
-  const raw =
-    parsed && typeof parsed === 'object'
-      ? ((parsed as Record<string, unknown>).serverUrl ?? (parsed as Record<string, unknown>).url)
-      : undefined;
-  if (typeof raw !== 'string' || raw.trim() === '') return { report: {} };
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+    return { report: { problem: 'config.json holds no settings object: ignored' } };
+  const settings = parsed as Record<string, unknown>;
+  const ignored = Object.keys(settings).filter((key) => key !== 'serverUrl' && key !== 'url');
+  const base = ignored.length > 0 ? { ignored } : {};
+  const raw = settings.serverUrl ?? settings.url;
+  if (typeof raw !== 'string' || raw.trim() === '') return { report: base };
   try {
     const serverUrl = normalizeServerUrl(raw.trim());
-    return { serverUrl, report: { serverUrl } };
+    return { serverUrl, report: { serverUrl, ...base } };
   } catch {
-    return { report: { problem: 'config.json serverUrl is not an http(s) URL: ignored' } };
+    return {
+      report: { problem: 'config.json serverUrl is not an http(s) URL: ignored', ...base },
+    };
   }
 }
 

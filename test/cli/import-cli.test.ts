@@ -54,7 +54,11 @@ describe('import-cli', async () => {
     const target = makeCore('http://127.0.0.1:9');
     target.manager.registry.setSavedServer(undefined);
     const report = await importShellClientSessions(target.manager, dir);
-    expect(report.config).toEqual({ serverUrl: relay.url, savedAsDefault: true });
+    expect(report.config).toEqual({
+      serverUrl: relay.url,
+      savedAsDefault: true,
+      ignored: ['agentId'],
+    });
     expect(report.imported).toHaveLength(2);
     const byId = new Map(report.imported.map((entry) => [entry.sessionId, entry]));
     expect(byId.get(mine.session.sessionId)).toMatchObject({
