@@ -419,15 +419,20 @@ export class Membership {
     });
     // Reported here, not again by the next call.
     const rejoined = this.recovery.take(local.sessionId);
+    let left = false;
     if (replacing && data.agents.includes(local.agentId) && local.role !== 'creator') {
       // Best effort: the old membership would otherwise linger until inactivity removes it.
-      await this.client
+      left = await this.client
         .leave(local, { timeoutMs: PROBE_TIMEOUT_MS, ...signalOpt(signal) })
-        .catch((error: unknown) => {
-          this.logger.debug(`Leaving as ${local.agentId} failed: ${String(error)}`);
-        });
+        .then(
+          () => true,
+          (error: unknown) => {
+            this.logger.debug(`Leaving as ${local.agentId} failed: ${String(error)}`);
+            return false;
+          },
+        );
     }
-    const members = [...data.agents.filter((id) => id !== local.agentId || !replacing), agentId];
+    const members = [...data.agents.filter((id) => !left || id !== local.agentId), agentId];
     return {
       session: named() ?? toSessionInfo(updated),
       members: [...new Set(members)],
