@@ -145,11 +145,18 @@ export class SessionStore {
     this.clock = options.clock ?? systemClock;
     try {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-      chmodSync(this.dir, 0o700);
     } catch (error) {
       throw clientError(
         'store_error',
-        `Cannot create the store directory ${this.dir} (${(error as NodeJS.ErrnoException).code ?? 'error'}).`,
+        `Cannot create the store directory ${this.dir} (${(error as NodeJS.ErrnoException).code ?? 'error'}): create it, or point NEXUS_MCP_HOME at a directory this user may write.`,
+      );
+    }
+    try {
+      chmodSync(this.dir, 0o700);
+    } catch (error) {
+      // Another user's directory: the calls that touch it say what is wrong; doctor shows modes.
+      this.logger.warn(
+        `Cannot set the store directory ${this.dir} to mode 0700 (${(error as NodeJS.ErrnoException).code ?? 'error'}).`,
       );
     }
     this.file = join(this.dir, STORE_FILE_NAME);

@@ -113,6 +113,15 @@ describe('store damage', () => {
       expect(outcome.error?.message).toContain(store.file);
       expect(outcome.error?.message).toContain('permission denied (EACCES)');
       expect(outcome.warnings.some((line) => line.includes('permission denied'))).toBe(true);
+      if (process.getuid?.() === 0) {
+        // Directory and file both another user's: still one clear error, no crash at start.
+        chownSync(dir, 0, 0);
+        chmodSync(dir, 0o755);
+        const foreign = await openAs(dir);
+        expect(foreign.error?.code).toBe('store_error');
+        expect(foreign.error?.message).toContain('permission denied (EACCES)');
+        expect(foreign.warnings.some((line) => line.includes('mode 0700 (EPERM)'))).toBe(true);
+      }
       chmodSync(store.file, 0o600);
       expect(readFileSync(store.file, 'utf8')).toBe(before);
       expect(readdirSync(dir).filter((name) => name.includes('corrupt'))).toEqual([]);
