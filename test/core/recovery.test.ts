@@ -5,9 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { freshId } from '../../src/core/recovery.js';
+import { cleanup } from '../helpers/cleanup.js';
 import { failure, makeCore } from '../helpers/core.js';
 import { FakeClock } from '../helpers/fake-clock.js';
+import { json, startFaultyServer } from '../helpers/faulty-server.js';
 import { useRelay } from '../helpers/relay.js';
+import { storedSession } from '../helpers/stored-session.js';
 
 const INACTIVITY = 3;
 
@@ -121,6 +124,37 @@ describe('recovery of lost memberships', async () => {
       /removed from session chat.*rejoining failed: the session is full/,
     );
     expect(error.hint).toMatch(/make room|new session/);
+  });
+
+  it('says so when the relay lets only the creator add agents', async () => {
+    // A relay of that kind: bob is no longer listed, and joining is refused.
+    const creatorOnly = await startFaultyServer((req, res) => {
+      const path = new URL(req.url ?? '/', 'http://x').pathname;
+      if (path.endsWith('/join')) json(res, 403, { error: 'forbidden', message: 'creators only' });
+      else if (path.endsWith('/messages'))
+        json(res, 403, { error: 'agent_not_in_session', message: 'not a member' });
+      else if (path.startsWith('/v1/sessions/'))
+        json(res, 200, {
+          sessionId: 'c'.repeat(48),
+          state: 'active',
+          agents: ['alice'],
+          ttl: 3660,
+          maxAgents: 50,
+          creatorAgentId: 'alice',
+        });
+      else json(res, 404, { error: 'not_found', message: 'no' });
+    });
+    cleanup(() => creatorOnly.close());
+    const bob = makeCore(creatorOnly.url, { agentId: 'bob' });
+    bob.store.put(
+      storedSession('c'.repeat(48), { server: creatorOnly.url, agentId: 'bob', alias: 'guarded' }),
+    );
+    const error = await failure(bob.manager.poll('guarded'));
+    expect(error.code).toBe('forbidden');
+    expect(error.message).toBe(
+      'This agent (bob) was removed from session guarded, probably for inactivity, and rejoining failed: the relay lets only the creator add agents.',
+    );
+    expect(error.hint).toBe('Ask the creator of the session for a new pairing code or link.');
   });
 
   it('says so when the session is gone, and marks it expired', async () => {
