@@ -79,6 +79,14 @@ describe('recovery of lost memberships', async () => {
     ]);
   });
 
+  it('rejoins on renew (the relay answers forbidden)', async () => {
+    const { alice, bob } = await pair();
+    await removeBob(alice, 'gap');
+    const renewed = await bob.manager.renew('chat', 600);
+    expect(renewed).toMatchObject({ ttl: 600, rejoined: { reason: 'agent_not_in_session' } });
+    expect((await alice.manager.status('chat')).members).toEqual(['alice', 'bob']);
+  });
+
   it('rejoins inside a wait and hands over what was sent in the gap', async () => {
     const { alice, bob } = await pair();
     await removeBob(alice, 'while you were away');
