@@ -19,6 +19,7 @@ import { mcpVsRaw } from './benchmarks/mcp-vs-raw.ts';
 import { pollAll } from './benchmarks/poll-all.ts';
 import { relayMemory } from './benchmarks/relay-memory.ts';
 import { scriptClients } from './benchmarks/script-clients.ts';
+import { stores } from './benchmarks/stores.ts';
 import { throughput } from './benchmarks/throughput.ts';
 import { closeAllMcp } from './lib/mcp.ts';
 import { killRelayChildren } from './lib/relay.ts';
@@ -44,8 +45,9 @@ const BENCHMARKS: { n: number; name: string; run: Benchmark; quickS: number; ful
   { n: 7, name: 'MCP cold start and RSS', run: coldStart, quickS: 40, fullS: 120 },
   { n: 8, name: 'poll_messages over 100 sessions', run: pollAll, quickS: 40, fullS: 150 },
   { n: 9, name: 'relay memory', run: relayMemory, quickS: 40, fullS: 120 },
-  { n: 10, name: 'E2E envelope size', run: e2eSize, quickS: 20, fullS: 60 },
-  { n: 11, name: 'E2E send and poll vs plain', run: e2eLatency, quickS: 40, fullS: 150 },
+  { n: 10, name: 'relay stores vs a Hono floor', run: stores, quickS: 90, fullS: 240 },
+  { n: 11, name: 'E2E envelope size', run: e2eSize, quickS: 20, fullS: 60 },
+  { n: 12, name: 'E2E send and poll vs plain', run: e2eLatency, quickS: 40, fullS: 150 },
 ];
 
 function parseArgs(argv: string[]) {

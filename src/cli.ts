@@ -5,11 +5,14 @@
  * errors that name anything but the version. So this file imports nothing, uses only syntax
  * every Node release with ES modules parses, and loads the real program dynamically.
  */
-const MIN_NODE_MAJOR = 22;
+// 22.13: the first 22 with node:sqlite unflagged (the relay's default store); package.json agrees.
+const MIN_MAJOR = 22;
+const MIN_MINOR = 13;
 const found = process.versions.node;
-if (Number(found.split('.')[0]) < MIN_NODE_MAJOR) {
+const [major = 0, minor = 0] = found.split('.').map(Number);
+if (major < MIN_MAJOR || (major === MIN_MAJOR && minor < MIN_MINOR)) {
   process.stderr.write(
-    `nexus-messaging-mcp needs Node.js ${MIN_NODE_MAJOR} or newer (found v${found}): install it with \`nvm install ${MIN_NODE_MAJOR}\` or from https://nodejs.org, then restart your MCP host (GUI hosts run the first node on their PATH).\n`,
+    `nexus-messaging-mcp needs Node.js ${MIN_MAJOR}.${MIN_MINOR} or newer (found v${found}): install it with \`nvm install ${MIN_MAJOR}\` or from https://nodejs.org, then restart your MCP host (GUI hosts run the first node on their PATH).\n`,
   );
   process.exit(1);
 } else {

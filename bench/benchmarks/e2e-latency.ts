@@ -1,5 +1,5 @@
 /**
- * 11: send_message and poll_messages in an end-to-end encrypted session against a plain one,
+ * 12: send_message and poll_messages in an end-to-end encrypted session against a plain one,
  * interleaved in one loop through the same two built MCP servers on the same relay, so the
  * difference is what encryption costs: preparing and sealing (a `seq` taken under the store
  * lock) on send, opening and persisting the replay guard on poll.
@@ -72,8 +72,8 @@ export const e2eLatency: Benchmark = async (ctx) => {
     ctx.log(`  ${done} rounds`);
     const rows: Row[] = [];
     for (const [id, name, sealed, plain] of [
-      ['11a', 'send_message, E2E session', samples.e2eSend, samples.plainSend],
-      ['11b', 'poll_messages, E2E session (1 new message)', samples.e2ePoll, samples.plainPoll],
+      ['12a', 'send_message, E2E session', samples.e2eSend, samples.plainSend],
+      ['12b', 'poll_messages, E2E session (1 new message)', samples.e2ePoll, samples.plainPoll],
     ] as const) {
       const figure = sealed.summary();
       const baseline = plain.summary();

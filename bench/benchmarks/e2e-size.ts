@@ -18,10 +18,10 @@ export const e2eSize: Benchmark = async (ctx) => {
   const key = e2e.E2eKey.generate();
   const rounds = ctx.quick ? 200 : 2_000;
   const sizes: [string, string, number][] = [
-    ['10a', '100 B', 100],
-    ['10b', '1 KiB', 1024],
+    ['11a', '100 B', 100],
+    ['11b', '1 KiB', 1024],
     // The cap counts the JSON {"text": …}: the largest text that fits it.
-    ['10c', '16 KiB', e2e.MAX_E2E_PLAINTEXT_BYTES - JSON.stringify({ text: '' }).length],
+    ['11c', '16 KiB', e2e.MAX_E2E_PLAINTEXT_BYTES - JSON.stringify({ text: '' }).length],
   ];
   const rows: Row[] = [];
   for (const [id, label, chars] of sizes) {

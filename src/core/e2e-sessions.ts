@@ -125,16 +125,16 @@ export class E2eSessions {
     if (!current) return messages.map(unopened);
     const start = current;
     const key = this.keyOf(start);
-    const { sessionId, agentId } = session;
+    const { sessionId } = session;
     const run = (stored: StoredGuard | undefined) => {
       const before = stored ?? start.guard;
       const opened = openBatch(session, start, key, before, messages);
       return { ...opened, changed: JSON.stringify(opened.guard) !== JSON.stringify(before) };
     };
-    const read = this.files.guard(sessionId, agentId);
+    const read = this.files.guard(sessionId);
     let outcome = run(read);
     if (outcome.changed) {
-      outcome = this.files.updateGuard(sessionId, agentId, (fresh) => {
+      outcome = this.files.updateGuard(sessionId, (fresh) => {
         // Judged again from the freshest guard only when another process wrote one meanwhile.
         const again = fresh === read ? outcome : run(fresh);
         return { ...(again.changed && { next: again.guard }), result: again };
@@ -149,7 +149,7 @@ export class E2eSessions {
     this.store.update(
       (data) => {
         const stored = data.sessions[session.sessionId];
-        if (!stored || stored.agentId !== session.agentId) return;
+        if (!stored) return;
         let record = stored.e2e ?? newE2eRecord(undefined);
         for (const member of seen.confirmedMembers) record = withConfirmedMember(record, member);
         if (record.secret === undefined && seen.seenKeyId !== undefined) {
@@ -219,7 +219,7 @@ export class E2eSessions {
   /** The session's record as stored now (another process may have attached a key). */
   private record(session: StoredSession): E2eSessionRecord | undefined {
     const stored = this.store.read().sessions[session.sessionId];
-    return stored && stored.agentId === session.agentId ? stored.e2e : session.e2e;
+    return stored ? stored.e2e : session.e2e;
   }
 
   private scanner(): SecretScanner {

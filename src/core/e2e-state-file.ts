@@ -1,6 +1,6 @@
 /**
  * The fast-changing half of a session's encryption state, beside the store: the last `seq` this
- * agent sealed with and the replay guard, per (session, own agent id) in `e2e/`. They change on
+ * agent sealed with, per (session, own agent id), and the replay guard, per session, in `e2e/`. They change on
  * every encrypted send and poll, and rewriting the whole store file (temporary file, fsync,
  * rename) for each cost more than the send itself; here a change is a lock and one write in
  * place. The key and the members seen stay in the store (store.ts), which changes rarely.
@@ -86,8 +86,8 @@ export class E2eStateFiles {
   }
 
   /** The stored guard, or undefined when there is none (or it was torn by a crash). */
-  guard(sessionId: string, agentId: string): StoredGuard | undefined {
-    const path = this.path(sessionId, agentId, 'guard');
+  guard(sessionId: string): StoredGuard | undefined {
+    const path = this.guardPath(sessionId);
     return this.withFile(path, false, (fd) => this.readGuard(path, fd));
   }
 
@@ -97,11 +97,10 @@ export class E2eStateFiles {
    */
   updateGuard<T>(
     sessionId: string,
-    agentId: string,
     fn: (current: StoredGuard | undefined) => { next?: StoredGuard; result: T },
   ): T {
-    const path = this.path(sessionId, agentId, 'guard');
-    return this.locked(sessionId, agentId, () =>
+    const path = this.guardPath(sessionId);
+    return this.lockedPath(`${path}.lock`, () =>
       this.withFile(path, true, (fd) => {
         const { next, result } = fn(this.readGuard(path, fd));
         if (next) {
@@ -138,12 +137,12 @@ export class E2eStateFiles {
   }
 
   private locked<T>(sessionId: string, agentId: string, fn: () => T): T {
+    return this.lockedPath(this.path(sessionId, agentId, 'lock'), fn);
+  }
+
+  private lockedPath<T>(lockFile: string, fn: () => T): T {
     this.ensureDir();
-    return withFileLock(
-      `${this.path(sessionId, agentId, 'lock')}`,
-      'the encryption state of a session',
-      fn,
-    );
+    return withFileLock(lockFile, 'the encryption state of a session', fn);
   }
 
   private withFile<T>(path: string, create: boolean, fn: (fd: number) => T): T | undefined {
@@ -167,9 +166,12 @@ export class E2eStateFiles {
     this.made = true;
   }
 
-  private path(sessionId: string, agentId: string, kind: 'seq' | 'guard' | 'lock'): string {
-    // Session ids are hex and agent ids letters, digits, - and _; anything else stays out.
-    const safe = (part: string) => part.replace(/[^A-Za-z0-9_-]/g, '_');
+  /** The guard judges what others sent: per session, whichever agent id this store speaks as. */
+  private guardPath(sessionId: string): string {
+    return join(this.dir, `${safe(sessionId)}.guard`);
+  }
+
+  private path(sessionId: string, agentId: string, kind: 'seq' | 'lock'): string {
     return join(this.dir, `${safe(sessionId)}.${safe(agentId)}.${kind}`);
   }
 }
@@ -181,6 +183,11 @@ interface SeqRecord {
   reserved: number;
   /** The boot that write happened in. */
   boot: string;
+}
+
+/** Session ids are hex and agent ids letters, digits, - and _; anything else stays out. */
+function safe(part: string): string {
+  return part.replace(/[^A-Za-z0-9_-]/g, '_');
 }
 
 function readSeq(fd: number): SeqRecord {

@@ -53,10 +53,10 @@ const CLIENT_ERRORS = {
     'Another local session already has that alias: choose another one, or clear it there first.',
   json_not_supported:
     'This relay accepts text messages only: send the payload as text, or allow folding it into the text.',
-  already_member:
-    'One local store holds one membership per session: keep using that agent id, leave first, or give the other agent its own NEXUS_MCP_HOME.',
   creator_cannot_leave:
-    'The creator of a session cannot leave it: the session ends when its TTL runs out without activity.',
+    'The creator cannot leave on the relay. To drop the session from this install, call leave_session with forget: true (it then ends on the relay when its TTL runs out without activity); to keep it alive instead, call renew_session.',
+  store_busy:
+    'Another nexus process held the session store for too long: try again; if it persists, see which process holds the lock named above.',
   session_expired: 'The session expired on its relay: tell the human, and create a new session.',
   store_error:
     'The local session store could not be read or written: check the permissions of its directory.',

@@ -43,6 +43,7 @@ import {
   takeWithinBudget,
   toMessageView,
 } from './messages.js';
+import type { Recovery, Rejoined } from './recovery.js';
 import { type Capabilities, type RelayClient, signalOpt } from './relay-client.js';
 import type { RequestBudget } from './request-budget.js';
 import type { SessionRegistry } from './session-registry.js';
@@ -50,6 +51,10 @@ import { type SessionInfo, sessionLabel, toSessionInfo } from './sessions.js';
 import type { SessionStore, StoredSession } from './store.js';
 
 export const DEFAULT_POLL_LIMIT = 50;
+/** The most messages one poll returns per session; larger limits are clamped to it. */
+export const MAX_POLL_LIMIT = 200;
+/** Pages read at most to find the last messages of a session (`last`). */
+const MAX_HISTORY_PAGES = 100;
 export const DEFAULT_BUDGET_CHARS = 20_000;
 const POLL_ALL_CONCURRENCY = 8;
 
@@ -72,6 +77,8 @@ export interface SendResult {
    * `encrypted`: text and payload went inside an envelope.
    */
   format: 'text' | 'json' | 'folded' | 'encrypted';
+  /** The membership had to be recovered first (see recovery.ts). */
+  rejoined?: Rejoined;
 }
 
 export interface PollOptions {
@@ -79,6 +86,8 @@ export interface PollOptions {
   after?: string;
   members?: boolean;
   limit?: number;
+  /** The last N messages, without moving the read position (overrides `after`). */
+  last?: number;
   budgetChars?: number;
   signal?: AbortSignal;
 }
@@ -99,6 +108,8 @@ export interface PollResult {
   members?: Member[];
   /** What this result handed over, for `giveBack` should the host never receive it. */
   delivery?: Delivery;
+  /** The membership had to be recovered first (see recovery.ts). */
+  rejoined?: Rejoined;
 }
 
 export interface SessionError {
@@ -147,6 +158,7 @@ export interface InboxOptions {
   client: RelayClient;
   budget: RequestBudget;
   clock: Clock;
+  recovery: Recovery;
   e2e: E2eSessions;
 }
 
@@ -156,9 +168,11 @@ export class Inbox {
   private readonly client: RelayClient;
   private readonly budget: RequestBudget;
   private readonly clock: Clock;
+  private readonly recovery: Recovery;
   private readonly e2e: E2eSessions;
 
   constructor(options: InboxOptions) {
+    this.recovery = options.recovery;
     this.e2e = options.e2e;
     this.registry = options.registry;
     this.store = options.store;
@@ -204,7 +218,7 @@ export class Inbox {
         format = 'folded';
       }
     }
-    const sent = await this.deliver(session, body, options.signal);
+    const sent = await this.deliver(session, () => body, options.signal);
     return { ...sent, redacted: prepared.redacted + sent.redacted, format };
   }
 
@@ -219,8 +233,16 @@ export class Inbox {
     payload: E2ePayload,
     signal?: AbortSignal,
   ): Promise<SendResult> {
-    const text = this.e2e.seal(session, kind, payload);
-    return { ...(await this.deliver(session, { text }, signal)), format: 'encrypted' };
+    // The sender's agent id is in the AAD: a recovery that rejoined under a fresh id seals again.
+    let sealed: { agentId: string; text: string } | undefined;
+    const bodyFor = (current: StoredSession): SendRequest => {
+      if (sealed?.agentId !== current.agentId) {
+        sealed = { agentId: current.agentId, text: this.e2e.seal(current, kind, payload) };
+      }
+      return { text: sealed.text };
+    };
+    bodyFor(session);
+    return { ...(await this.deliver(session, bodyFor, signal)), format: 'encrypted' };
   }
 
   /** What every send needs to leave the machine: prepared, as `E2eSessions.prepare` does. */
@@ -228,32 +250,41 @@ export class Inbox {
     return this.e2e.prepare(body);
   }
 
+  /** Sends `bodyFor(the membership as it stands)`, recovering a lost membership once. */
   private async deliver(
     session: StoredSession,
-    body: SendRequest,
+    bodyFor: (current: StoredSession) => SendRequest,
     signal: AbortSignal | undefined,
   ): Promise<Omit<SendResult, 'format'>> {
-    const { data } = await this.registry.withExpiry(session, () =>
-      this.client.send(session, body, signalOpt(signal)),
+    let sender = session;
+    const { data } = await this.recovery.run(
+      session,
+      (current) => {
+        sender = current;
+        return this.client.send(current, bodyFor(current), signalOpt(signal));
+      },
+      signal,
     );
     // Our own message must not wake our next wait: step past it when nothing else came between.
     // Nothing durable changes otherwise, so then nothing is locked or written.
     const follows = (position: ReadPosition) =>
       position.returned.length === 0 && BigInt(data.cursor) - 1n === BigInt(position.cursor);
-    const seen = this.store.position(session);
+    const seen = this.store.position(sender);
     const cursor = follows(seen)
-      ? this.store.movePosition(session, (position) => {
+      ? this.store.movePosition(sender, (position) => {
           if (!follows(position)) return { result: position.cursor };
           const next = { ...position, cursor: data.cursor, lastUsedAt: isoNow(this.clock) };
           return { next, result: next.cursor };
         })
       : seen.cursor;
+    const rejoined = this.recovery.take(session.sessionId);
     return {
-      session: toSessionInfo({ ...session, cursor }),
+      session: toSessionInfo({ ...sender, cursor }),
       id: data.id,
       cursor: data.cursor,
       verified: true,
       redacted: data.redacted ?? 0,
+      ...(rejoined && { rejoined }),
     };
   }
 
@@ -261,6 +292,7 @@ export class Inbox {
 
   async poll(reference: string, options: PollOptions = {}): Promise<PollResult> {
     const session = this.registry.find(reference);
+    if (options.last !== undefined) return this.last(session, options.last, options);
     const replay = options.after !== undefined;
     const limit = options.limit ?? DEFAULT_POLL_LIMIT;
     const batch = await this.fetch(session, {
@@ -337,23 +369,29 @@ export class Inbox {
    */
   async fetch(session: StoredSession, options: FetchOptions = {}): Promise<FetchedBatch> {
     const after = options.after === undefined ? this.dueFrom(session) : options.after;
-    const { data } = await this.registry.withExpiry(session, () =>
-      this.client.poll(
-        session,
-        {
-          ...(after !== null && { after }),
-          ...(options.members && { members: true }),
-          ...(options.limit !== undefined && { limit: options.limit + 1 }),
-          ...(options.waitMs !== undefined && { waitMs: options.waitMs }),
-        },
-        signalOpt(options.signal),
-      ),
+    let reader = session;
+    const { data } = await this.recovery.run(
+      session,
+      (current) => {
+        reader = current;
+        return this.client.poll(
+          current,
+          {
+            ...(after !== null && { after }),
+            ...(options.members && { members: true }),
+            ...(options.limit !== undefined && { limit: options.limit + 1 }),
+            ...(options.waitMs !== undefined && { waitMs: options.waitMs }),
+          },
+          signalOpt(options.signal),
+        );
+      },
+      options.signal,
     );
     const sorted = [...data.messages].sort((a, b) => compareCursors(a.cursor, b.cursor));
     // Decrypted in cursor order, so the replay guard judges each message once.
-    const messages = this.e2e.open(session, sorted);
+    const messages = this.e2e.open(reader, sorted);
     return {
-      session,
+      session: reader,
       ...(after !== null && { after }),
       messages,
       ...(data.nextCursor !== undefined && { nextCursor: data.nextCursor }),
@@ -409,8 +447,60 @@ export class Inbox {
     }
   }
 
+  /** Whether a relay has answered this process before: then losing it is an outage. */
+  relayAnswered(server: string): boolean {
+    return this.client.answered(server);
+  }
+
   capabilitiesOf(server: string, signal?: AbortSignal): Promise<Capabilities> {
     return this.client.capabilities(server, signalOpt(signal));
+  }
+
+  /**
+   * The last `count` messages of a session (the greeting aside), read forward from a little
+   * before the read position and, when that holds fewer, from the start; nothing moves.
+   */
+  private async last(
+    session: StoredSession,
+    count: number,
+    options: PollOptions,
+  ): Promise<PollResult> {
+    const want = Math.min(Math.max(1, Math.trunc(count)), MAX_POLL_LIMIT);
+    const position = this.store.position(session);
+    const guess = BigInt(position.cursor) - BigInt(want);
+    let tail: InboxMessage[] = [];
+    let scanned: FetchedBatch | undefined;
+    for (const start of guess > 0n ? [guess.toString(), '0'] : ['0']) {
+      tail = [];
+      let after = start;
+      for (let page = 0; page < MAX_HISTORY_PAGES; page++) {
+        scanned = await this.fetch(session, {
+          after,
+          limit: MAX_POLL_LIMIT,
+          ...(page === 0 && options.members !== undefined && { members: options.members }),
+          ...(options.signal !== undefined && { signal: options.signal }),
+        });
+        tail = [
+          ...tail,
+          ...scanned.messages.filter((message) => !isGreeting(message) && !message.hidden),
+        ].slice(-want);
+        const newest = scanned.messages.at(-1)?.cursor;
+        if (!scanned.full || newest === undefined) break;
+        after = newest;
+      }
+      if (tail.length >= want) break;
+    }
+    if (options.signal?.aborted) throw cancelled();
+    const first = tail[0]?.cursor;
+    const batch: FetchedBatch = {
+      session: scanned?.session ?? session,
+      after: first === undefined ? position.cursor : (BigInt(first) - 1n).toString(),
+      messages: tail,
+      full: false,
+      ...(scanned?.members !== undefined && { members: scanned.members }),
+    };
+    const result = this.replay(batch, want, options.budgetChars ?? DEFAULT_BUDGET_CHARS);
+    return { ...result, cursor: this.store.position(batch.session).cursor };
   }
 
   // ---- internals --------------------------------------------------------------------------
@@ -430,7 +520,9 @@ export class Inbox {
   private replay(batch: FetchedBatch, limit: number, budget: number): PollResult {
     const views = batch.messages.map((message) => viewOf(message, context(batch.session)));
     const taken = within(views, limit, budget);
+    const rejoined = this.recovery.take(batch.session.sessionId);
     return {
+      ...(rejoined && { rejoined }),
       session: toSessionInfo(this.store.withPosition(batch.session)),
       messages: shown(taken),
       cursor: taken.at(-1)?.cursor ?? batch.after ?? GREETING_CURSOR,
@@ -442,13 +534,16 @@ export class Inbox {
 
   private commit(batch: FetchedBatch, limit: number, budget: number): PollResult {
     const { session } = batch;
+    const rejoined = this.recovery.take(session.sessionId);
     // Nothing due (a quiet poll) takes no lock: positions only move forward, and messages given
     // back meanwhile are handed over by the next call.
     const seen = this.store.position(session);
-    if (!dueIn(batch, seen)) return this.handOverAt(batch, seen, limit, budget).result;
-    return this.store.movePosition(session, (position) =>
-      this.handOverAt(batch, position, limit, budget),
-    );
+    const result = dueIn(batch, seen)
+      ? this.store.movePosition(session, (position) =>
+          this.handOverAt(batch, position, limit, budget),
+        )
+      : this.handOverAt(batch, seen, limit, budget).result;
+    return rejoined ? { ...result, rejoined } : result;
   }
 
   /** The hand-over of a batch from `position`: what is shown, and the position after it. */

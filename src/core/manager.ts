@@ -25,6 +25,7 @@ import type {
   CreateResult,
   JoinOptions,
   JoinResult,
+  LeaveOptions,
   LeaveResult,
   Membership,
   PairingInfo,
@@ -104,6 +105,11 @@ export class SessionManager {
 
   setAlias(reference: string, alias: string): SessionInfo {
     return this.registry.setAlias(reference, alias);
+  }
+
+  /** Binds a stored session to another relay (where the same session id lives). */
+  rebind(reference: string, server: string): SessionInfo {
+    return this.registry.rebind(reference, server);
   }
 
   // ---- membership -------------------------------------------------------------------------
@@ -190,12 +196,17 @@ export class SessionManager {
     return this.e2e.awaitingKey(key);
   }
 
-  leave(reference: string, signal?: AbortSignal): Promise<LeaveResult> {
-    return this.membership.leave(reference, signal);
+  leave(reference: string, options: LeaveOptions = {}): Promise<LeaveResult> {
+    return this.membership.leave(reference, options);
   }
 
-  pair(reference: string, signal?: AbortSignal): Promise<PairingInfo & { session: SessionInfo }> {
-    return this.membership.pair(reference, signal);
+  /** `server` applies only to a full session id this install does not hold. */
+  pair(
+    reference: string,
+    signal?: AbortSignal,
+    server?: string,
+  ): Promise<PairingInfo & { session?: SessionInfo; label: string }> {
+    return this.membership.pair(reference, signal, server);
   }
 
   pairStatus(code: string, signal?: AbortSignal): Promise<PairStatusResult> {
@@ -292,8 +303,9 @@ export class SessionManager {
 
   // ---- status -----------------------------------------------------------------------------
 
-  status(reference: string, signal?: AbortSignal): Promise<StatusResult> {
-    return this.statuses.status(reference, signal);
+  /** `server` applies only to a full session id this install does not hold. */
+  status(reference: string, signal?: AbortSignal, server?: string): Promise<StatusResult> {
+    return this.statuses.status(reference, signal, server);
   }
 
   renew(reference: string, ttl?: number, signal?: AbortSignal): Promise<RenewResult> {
@@ -302,6 +314,11 @@ export class SessionManager {
 
   list(options: { probe?: boolean; signal?: AbortSignal } = {}): Promise<ListEntry[]> {
     return this.statuses.list(options);
+  }
+
+  /** Who created a session, as its relay says (null: it names nobody). */
+  creatorOf(session: { server: string; sessionId: string }): Promise<string | null> {
+    return this.statuses.creatorOf(session);
   }
 
   /** A relay's /health, asked now with a short timeout; the error when it did not answer. */

@@ -14,9 +14,10 @@ import { isSessionId } from '../protocol/index.js';
 import { clientError, isNexusError, NexusError } from './errors.js';
 import type { Logger } from './logger.js';
 import { GREETING_CURSOR } from './messages.js';
+import type { Recovery, Rejoined } from './recovery.js';
 import { type RelayClient, signalOpt } from './relay-client.js';
 import type { SessionRegistry } from './session-registry.js';
-import { type SessionInfo, sessionLabel, toSessionInfo } from './sessions.js';
+import { type SessionInfo, sessionLabel, shortId, toSessionInfo } from './sessions.js';
 import type { StoredSession } from './store.js';
 
 /** Probes made on the way (status after a join, the greeting) wait this long at most. */
@@ -59,6 +60,7 @@ export interface CreateResult {
 }
 
 export interface JoinOptions {
+  /** A full session id, or a local reference (alias, short id, id prefix) to join again. */
   sessionId: string;
   server?: string;
   agentId?: string;
@@ -74,6 +76,8 @@ export interface JoinResult {
   alreadyJoined: boolean;
   /** The agent id of an earlier membership in this session that the store no longer holds. */
   replaced?: string;
+  /** A stored session joined again (its read position kept). */
+  rejoined?: Rejoined;
   /** The link's end-to-end key was new to this session and is now stored. */
   keyAttached?: boolean;
 }
@@ -87,8 +91,17 @@ export interface ClaimOptions {
 
 export interface LeaveResult {
   session: SessionInfo;
-  /** How the relay answered: removed now, or already gone (expired, or no longer a member). */
-  outcome: 'removed' | 'already_gone';
+  /**
+   * How the relay answered: removed now, or already gone (expired, or no longer a member);
+   * `forgotten`: dropped from the local store only, without asking the relay.
+   */
+  outcome: 'removed' | 'already_gone' | 'forgotten';
+}
+
+export interface LeaveOptions {
+  /** Drop the session from the local store without a relay call (the only way for a creator). */
+  forget?: boolean;
+  signal?: AbortSignal;
 }
 
 export interface PairStatusResult {
@@ -117,6 +130,7 @@ export class Membership {
     private readonly registry: SessionRegistry,
     private readonly client: RelayClient,
     private readonly logger: Logger,
+    private readonly recovery: Recovery,
   ) {}
 
   async create(options: CreateOptions = {}): Promise<CreateResult> {
@@ -188,34 +202,24 @@ export class Membership {
   }
 
   async join(options: JoinOptions): Promise<JoinResult> {
-    const sessionId = options.sessionId.trim();
+    const reference = options.sessionId.trim();
+    const local = this.registry.lookup(reference);
+    if (
+      local &&
+      (options.server === undefined || this.registry.serverArg(options.server) === local.server)
+    ) {
+      return this.joinAgain(local, options);
+    }
+    const sessionId = reference;
     if (!isSessionId(sessionId)) {
       throw clientError(
         'invalid_argument',
-        'That is not a full session id: ask for the whole id, or for a pairing code or link instead.',
+        'That is neither a full session id nor a local session (alias or short id): ask for the whole id, or for a pairing code or link; list_sessions shows the local sessions.',
       );
     }
     const server = this.registry.serverArg(options.server);
     const agentId = this.registry.agentIdArg(options.agentId);
     const alias = this.registry.aliasArg(options.alias);
-    const local = this.registry.get(sessionId);
-    if (local && local.server === server && !local.expiredAt) {
-      const status = await this.client
-        .status({ server, sessionId }, signalOpt(options.signal))
-        .catch(() => undefined);
-      if (status?.data.agents.includes(local.agentId)) {
-        if (local.agentId !== agentId) {
-          // One store holds one membership per session: joining again would drop this one's key.
-          throw clientError(
-            'already_member',
-            `This install is already in session ${sessionLabel(local)} as ${local.agentId}.`,
-          );
-        }
-        const session =
-          alias !== undefined ? this.registry.setAlias(sessionId, alias) : toSessionInfo(local);
-        return { session, members: status.data.agents, alreadyJoined: true };
-      }
-    }
     const { data } = await this.client.join(
       { server, sessionId, agentId },
       signalOpt(options.signal),
@@ -244,8 +248,14 @@ export class Membership {
     return { ...joined, code: reference.code };
   }
 
-  async leave(reference: string, signal?: AbortSignal): Promise<LeaveResult> {
+  async leave(reference: string, options: LeaveOptions = {}): Promise<LeaveResult> {
+    const { signal } = options;
     const session = this.registry.resolve(reference);
+    if (options.forget) {
+      this.registry.remove(session.sessionId, 'left');
+      this.logger.info(`Forgot session ${sessionLabel(session)} locally (no relay call).`);
+      return { session: toSessionInfo(session), outcome: 'forgotten' };
+    }
     let outcome: LeaveResult['outcome'] = 'removed';
     try {
       await this.client.leave(session, signalOpt(signal));
@@ -267,7 +277,7 @@ export class Membership {
       } else if (error.code === 'forbidden') {
         throw clientError(
           'creator_cannot_leave',
-          `This agent created session ${sessionLabel(session)} and cannot leave it; it ends when its TTL runs out without activity.`,
+          `This agent created session ${sessionLabel(session)} and cannot leave it on the relay; it ends when its TTL runs out without activity.`,
           {
             ...(error.status !== undefined && { status: error.status }),
             ...(error.requestId !== undefined && { requestId: error.requestId }),
@@ -281,13 +291,27 @@ export class Membership {
     return { session: toSessionInfo(session), outcome };
   }
 
+  /**
+   * A pairing code for a local session, or for a full session id this install does not hold
+   * (on `server`, else the default relay): the protocol lets anyone who knows the id make one.
+   */
   async pair(
     reference: string,
     signal?: AbortSignal,
-  ): Promise<PairingInfo & { session: SessionInfo }> {
+    server?: string,
+  ): Promise<PairingInfo & { session?: SessionInfo; label: string }> {
+    const remote = this.registry.unheld(reference, server);
+    if (remote) {
+      const pairing = await this.pairStored(remote, signal);
+      return { ...pairing, label: shortId(remote.sessionId) };
+    }
     const session = this.registry.resolve(reference);
-    const pairing = await this.registry.withExpiry(session, () => this.pairStored(session, signal));
-    return { ...pairing, session: toSessionInfo(session) };
+    const pairing = await this.recovery.run(
+      session,
+      (current) => this.pairStored(current, signal),
+      signal,
+    );
+    return { ...pairing, session: toSessionInfo(session), label: sessionLabel(session) };
   }
 
   async pairStatus(code: string, signal?: AbortSignal): Promise<PairStatusResult> {
@@ -378,7 +402,68 @@ export class Membership {
     };
   }
 
-  private async pairStored(session: StoredSession, signal?: AbortSignal): Promise<PairingInfo> {
+  /**
+   * join_session with a local reference: nothing to do while the stored membership stands;
+   * otherwise join again on the bound relay, keeping the read position. With another agent id
+   * the stored membership is replaced (and the old one left on the relay where it can be).
+   */
+  private async joinAgain(local: StoredSession, options: JoinOptions): Promise<JoinResult> {
+    const { signal } = options;
+    const agentId =
+      options.agentId === undefined || options.agentId.trim() === ''
+        ? local.agentId
+        : this.registry.agentIdArg(options.agentId);
+    const alias =
+      options.alias === undefined || options.alias.trim() === local.alias
+        ? undefined
+        : this.registry.aliasArg(options.alias);
+    const { data } = await this.registry.withExpiry(local, () =>
+      this.client.status(local, signalOpt(signal)),
+    );
+    const named = () =>
+      alias !== undefined ? this.registry.setAlias(local.sessionId, alias) : undefined;
+    if (agentId === local.agentId && data.agents.includes(agentId)) {
+      return {
+        session: named() ?? toSessionInfo(local),
+        members: data.agents,
+        alreadyJoined: true,
+      };
+    }
+    const replacing = agentId !== local.agentId;
+    const updated = await this.recovery.rejoin(local, {
+      reason: 'requested',
+      ...(replacing && { agentId }),
+      signal,
+    });
+    // Reported here, not again by the next call.
+    const rejoined = this.recovery.take(local.sessionId);
+    let left = false;
+    if (replacing && data.agents.includes(local.agentId) && local.role !== 'creator') {
+      // Best effort: the old membership would otherwise linger until inactivity removes it.
+      left = await this.client
+        .leave(local, { timeoutMs: PROBE_TIMEOUT_MS, ...signalOpt(signal) })
+        .then(
+          () => true,
+          (error: unknown) => {
+            this.logger.debug(`Leaving as ${local.agentId} failed: ${String(error)}`);
+            return false;
+          },
+        );
+    }
+    const members = [...data.agents.filter((id) => !left || id !== local.agentId), agentId];
+    return {
+      session: named() ?? toSessionInfo(updated),
+      members: [...new Set(members)],
+      alreadyJoined: false,
+      ...(replacing && { replaced: local.agentId }),
+      ...(rejoined && { rejoined }),
+    };
+  }
+
+  private async pairStored(
+    session: Pick<StoredSession, 'server' | 'sessionId'> & Partial<Pick<StoredSession, 'e2e'>>,
+    signal?: AbortSignal,
+  ): Promise<PairingInfo> {
     const { data } = await this.client.pair(session, signalOpt(signal));
     const url = data.url ?? `${session.server}/p/${data.code}`;
     // Any key holder may invite: the link carries the key in its fragment, never sent to a relay.

@@ -1,11 +1,11 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { type Context, Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { normalizeServerUrl } from '../protocol/index.js';
 import { RelayError } from './errors.js';
 import { LongPollWaiters } from './long-poll-waiters.js';
-import { MemoryStorage } from './memory-storage.js';
+import { openStorage, storeUnavailable } from './open-storage.js';
 import { type RelayOptions, type ResolvedRelayOptions, resolveRelayOptions } from './options.js';
 import { RateLimiter } from './rate-limit.js';
 import { RelayService } from './relay-service.js';
@@ -31,7 +31,7 @@ export interface RelayApplication {
   dispose(): Promise<void>;
 }
 
-function clientAddress(c: Context): string {
+function socketAddress(c: Context): string {
   try {
     return getConnInfo(c).remote.address ?? 'unknown';
   } catch {
@@ -40,22 +40,39 @@ function clientAddress(c: Context): string {
   }
 }
 
-/** Builds the relay's Hono app and what it runs on; `startRelay` puts it behind a server. */
-export function createRelayApp(input: RelayOptions = {}): RelayApplication {
+/**
+ * The client's address for rate limits and the session cap: the socket's, or behind a trusted
+ * proxy the last X-Forwarded-For hop (the one the proxy itself appended; earlier hops are
+ * whatever the client wrote).
+ */
+export function clientAddress(c: Context, trustProxy: boolean): string {
+  if (trustProxy) {
+    const hops = (c.req.header('x-forwarded-for') ?? '').split(',');
+    const last = hops.at(-1)?.trim();
+    if (last) return last;
+  }
+  return socketAddress(c);
+}
+
+/** Stored instead of the address itself: the cap needs equality, not the address. */
+function addressDigest(address: string): string {
+  return createHash('sha256').update(address).digest('base64url').slice(0, 22);
+}
+
+/**
+ * Builds the relay's Hono app over its store; `startRelay` puts it behind a server. Rejects with
+ * StoreRefused when the store cannot be used (unreadable or newer database, Redis unreachable).
+ */
+export async function createRelayApp(input: RelayOptions = {}): Promise<RelayApplication> {
   const options = resolveRelayOptions(input);
   const publicUrl = options.publicUrl ? normalizeServerUrl(options.publicUrl) : undefined;
   let listeningUrl: string | undefined;
 
-  const storage = new MemoryStorage({
-    maxMessagesPerSession: options.maxMessagesPerSession,
-    ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
-    now: options.clock.now(),
-    log: options.log,
-  });
+  const storage = await openStorage(options);
   const waiters = new LongPollWaiters();
   const unsubscribe = storage.subscribe((sessionId, cursor) => waiters.notify(sessionId, cursor));
   const service = new RelayService(storage, options, waiters);
-  const limiter = new RateLimiter(options.rateLimitPerMinute, options.clock);
+  const limiter = new RateLimiter(options.rateLimitPerMinute, options.clock, storage);
 
   const app: RelayApp = new Hono<RelayEnv>();
 
@@ -72,8 +89,10 @@ export function createRelayApp(input: RelayOptions = {}): RelayApplication {
 
   // /health stays reachable for monitors and for clients probing capabilities.
   app.use(async (c, next) => {
+    const address = addressDigest(clientAddress(c, options.trustProxy));
+    c.set('clientAddress', address);
     if (c.req.path === '/health') return next();
-    const decision = limiter.check(clientAddress(c));
+    const decision = await limiter.check(address);
     if (!decision.allowed) {
       throw new RelayError(
         'rate_limit_exceeded',
@@ -101,6 +120,17 @@ export function createRelayApp(input: RelayOptions = {}): RelayApplication {
     if (error instanceof RelayError) {
       return c.json(error.toBody(), error.status as ContentfulStatusCode, error.headers);
     }
+    if (storeUnavailable(error)) {
+      options.log(
+        `nexus relay: store unavailable (request ${c.get('requestId')}): ${error.message}`,
+      );
+      const unavailable = new RelayError(
+        'internal_error',
+        "The relay's store is unreachable: try again in a few seconds.",
+        { status: 503, headers: { 'Retry-After': '5' } },
+      );
+      return c.json(unavailable.toBody(), 503, unavailable.headers);
+    }
     // The message and stack name code paths, never request data such as ids or keys.
     options.log(
       `nexus relay: internal error (request ${c.get('requestId')}): ${error.stack ?? error.message}`,
@@ -109,7 +139,6 @@ export function createRelayApp(input: RelayOptions = {}): RelayApplication {
   });
 
   const sweepTimer = setInterval(() => {
-    limiter.sweep();
     service.sweep().catch((error: unknown) => {
       options.log(`nexus relay: sweep failed: ${(error as Error).message}`);
     });

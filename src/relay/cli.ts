@@ -1,7 +1,15 @@
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import envPaths from 'env-paths';
 import { loadRelayOptionsFromEnv } from './env.js';
-import { RELAY_DEFAULTS, type RelayOptions } from './options.js';
+import { describeStore } from './open-storage.js';
+import { RELAY_DEFAULTS, type RelayOptions, resolveRelayOptions } from './options.js';
 import { startRelay } from './server.js';
+
+/** Where a relay started from the CLI keeps relay.db when neither --store nor --data-dir is given. */
+export function defaultRelayDataDir(): string {
+  return join(envPaths('nexus-messaging-mcp', { suffix: '' }).data, 'relay');
+}
 
 const USAGE = `Usage: nexus-messaging-mcp relay [options]
 
@@ -10,7 +18,11 @@ Runs a NexusMessaging relay (HTTP server). Flags beat environment variables.
 Options:
   --host HOST          interface to listen on (env HOST, default ${RELAY_DEFAULTS.host})
   --port PORT          port, 0 picks a free one (env PORT, default ${RELAY_DEFAULTS.port})
-  --data-dir DIR       persist session metadata here (env DATA_DIR; default: memory only)
+  --store STORE        memory | sqlite:PATH | redis://HOST:PORT[/DB] (env RELAY_STORE;
+                       default: sqlite, relay.db in the data dir)
+  --data-dir DIR       where relay.db lives (env DATA_DIR; default ${defaultRelayDataDir()})
+  --trust-proxy        client address = last X-Forwarded-For hop, for rate limits
+                       (env TRUST_PROXY=1; only behind a reverse proxy you run)
   --public-url URL     base URL in pairing links (env PUBLIC_URL; default: http://HOST:PORT)
   --no-long-poll       switch the long-poll extension off (env LONG_POLL=0)
   -h, --help           show this help
@@ -19,7 +31,7 @@ Limits (environment only):
   MAX_TTL_SECONDS=${RELAY_DEFAULTS.maxTtlSeconds}  MAX_AGENTS=${RELAY_DEFAULTS.maxAgents}  DEFAULT_MAX_AGENTS=${RELAY_DEFAULTS.defaultMaxAgents}
   AGENT_INACTIVITY_SECONDS=${RELAY_DEFAULTS.agentInactivitySeconds} (0 = never)  PAIR_CODE_TTL_SECONDS=${RELAY_DEFAULTS.pairCodeTtlSeconds}
   RATE_LIMIT_PER_MINUTE=${RELAY_DEFAULTS.rateLimitPerMinute} (0 = off)  MAX_MESSAGE_BYTES=${RELAY_DEFAULTS.maxMessageBytes}
-  MAX_MESSAGES_PER_SESSION=${RELAY_DEFAULTS.maxMessagesPerSession}
+  MAX_MESSAGES_PER_SESSION=${RELAY_DEFAULTS.maxMessagesPerSession}  MAX_SESSIONS_PER_IP=${RELAY_DEFAULTS.maxSessionsPerIp} (0 = no cap)
 `;
 
 function optionsFromFlags(argv: readonly string[]): RelayOptions | 'help' {
@@ -28,7 +40,9 @@ function optionsFromFlags(argv: readonly string[]): RelayOptions | 'help' {
     options: {
       host: { type: 'string' },
       port: { type: 'string' },
+      store: { type: 'string' },
       'data-dir': { type: 'string' },
+      'trust-proxy': { type: 'boolean' },
       'public-url': { type: 'string' },
       'no-long-poll': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -44,7 +58,9 @@ function optionsFromFlags(argv: readonly string[]): RelayOptions | 'help' {
       throw new RangeError(`--port must be a number (got "${values.port}")`);
     flags.port = Number(values.port);
   }
+  if (values.store !== undefined) flags.store = values.store;
   if (values['data-dir'] !== undefined) flags.dataDir = values['data-dir'];
+  if (values['trust-proxy']) flags.trustProxy = true;
   if (values['public-url'] !== undefined) flags.publicUrl = values['public-url'];
   if (values['no-long-poll']) flags.longPoll = false;
   return flags;
@@ -66,6 +82,11 @@ export async function runRelayCli(
       return 0;
     }
     options = { ...loadRelayOptionsFromEnv(env), ...flags };
+    // Durable by default: a relay someone starts by hand keeps its sessions across restarts.
+    if (options.store === undefined && options.dataDir === undefined) {
+      options.dataDir = defaultRelayDataDir();
+    }
+    resolveRelayOptions(options);
   } catch (error) {
     process.stderr.write(`nexus relay: ${(error as Error).message}\n\n${USAGE}`);
     return 2;
@@ -75,10 +96,13 @@ export async function runRelayCli(
   try {
     relay = await startRelay(options);
   } catch (error) {
+    // One line: a refused store names the file or address and what to do.
     process.stderr.write(`nexus relay: could not start: ${(error as Error).message}\n`);
     return 1;
   }
-  process.stderr.write(`nexus relay listening on ${relay.url}\n`);
+  process.stderr.write(
+    `nexus relay listening on ${relay.url} (store: ${describeStore(resolveRelayOptions(options))})\n`,
+  );
 
   return new Promise<number>((resolve) => {
     let stopping = false;

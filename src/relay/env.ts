@@ -29,7 +29,10 @@ export function loadRelayOptionsFromEnv(env: NodeJS.ProcessEnv): RelayOptions {
   const candidates: RelayOptions = {
     host: stringFromEnv(env, 'HOST'),
     port: intFromEnv(env, 'PORT'),
+    store: stringFromEnv(env, 'RELAY_STORE'),
     dataDir: stringFromEnv(env, 'DATA_DIR'),
+    trustProxy: boolFromEnv(env, 'TRUST_PROXY'),
+    maxSessionsPerIp: intFromEnv(env, 'MAX_SESSIONS_PER_IP'),
     publicUrl: stringFromEnv(env, 'PUBLIC_URL'),
     maxTtlSeconds: intFromEnv(env, 'MAX_TTL_SECONDS'),
     maxAgents: intFromEnv(env, 'MAX_AGENTS'),

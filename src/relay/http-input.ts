@@ -33,10 +33,46 @@ export async function readJsonBody(c: Context, maxBytes: number): Promise<unknow
     throw new RelayError('invalid_body', 'The request body is not valid UTF-8.');
   }
   if (text.trim() === '') return {};
+  let parsed: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    parsed = JSON.parse(text) as unknown;
   } catch {
     throw new RelayError('invalid_body', 'The request body is not valid JSON.');
+  }
+  checkJsonShape(parsed);
+  return parsed;
+}
+
+export const MAX_JSON_DEPTH = 64;
+export const MAX_JSON_NODES = 10_000;
+
+/**
+ * Refuses bodies nested deeper than MAX_JSON_DEPTH or with more than MAX_JSON_NODES values,
+ * before anything recursive (validation, redaction) walks them. Iterative, so the check itself
+ * cannot overflow the stack.
+ */
+export function checkJsonShape(value: unknown): void {
+  const stack: { value: unknown; depth: number }[] = [{ value, depth: 1 }];
+  let nodes = 0;
+  while (stack.length > 0) {
+    const { value: node, depth } = stack.pop() as { value: unknown; depth: number };
+    // The body's own object is not counted: the limit is about the payload inside it.
+    if (depth > 1 && ++nodes > MAX_JSON_NODES) {
+      throw new RelayError(
+        'invalid_body',
+        `The request body has more than ${MAX_JSON_NODES} JSON values: send a flatter or smaller payload.`,
+      );
+    }
+    if (node === null || typeof node !== 'object') continue;
+    // The body's own object sits one level above the `json` payload the limit is about.
+    if (depth > MAX_JSON_DEPTH + 1) {
+      throw new RelayError(
+        'invalid_body',
+        `The request body is nested deeper than ${MAX_JSON_DEPTH} levels: flatten the payload.`,
+      );
+    }
+    const children = Array.isArray(node) ? node : Object.values(node);
+    for (const child of children) stack.push({ value: child, depth: depth + 1 });
   }
 }
 

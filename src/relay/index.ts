@@ -7,3 +7,4 @@ export { loadRelayOptionsFromEnv } from './env.js';
 export type { RelayOptions } from './options.js';
 export { type RunningRelay, startRelay } from './server.js';
 export type { RelayStorage } from './storage.js';
+export { StoreRefused } from './store-errors.js';

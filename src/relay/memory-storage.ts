@@ -1,13 +1,14 @@
+import { LocalStorageBase } from './local-storage-base.js';
 import { MessageLog } from './message-log.js';
-import { MetadataFile } from './metadata-file.js';
 import type {
   AddAgentResult,
   AgentRecord,
   ClaimPairCodeResult,
+  CreateSessionResult,
   MessageDraft,
-  MessageListener,
   PairCodeRecord,
   RelayStorage,
+  SessionOwner,
   SessionRecord,
   StorageCounts,
   StoredMessage,
@@ -15,17 +16,13 @@ import type {
 
 export interface MemoryStorageOptions {
   maxMessagesPerSession: number;
-  /** Persist session metadata and pair codes here; messages always stay in memory. */
-  dataDir?: string;
-  /** Sessions expired at this time are not reloaded. */
-  now: number;
-  log: (line: string) => void;
 }
 
 interface Entry {
   session: SessionRecord;
   agents: Map<string, AgentRecord>;
   messages: MessageLog;
+  owner: string | undefined;
 }
 
 function copySession(entry: Entry): SessionRecord {
@@ -36,31 +33,36 @@ function copySession(entry: Entry): SessionRecord {
 }
 
 /**
- * Everything in memory, with session metadata and pair codes mirrored to a file when a data dir
- * is given. Each method runs without awaiting, which is what makes it atomic.
+ * Everything in this process's memory, gone on restart: for tests, the demo and throwaway
+ * relays. Each method runs without awaiting, which is what makes it atomic.
  */
-export class MemoryStorage implements RelayStorage {
+export class MemoryStorage extends LocalStorageBase implements RelayStorage {
   private readonly sessions = new Map<string, Entry>();
   private readonly pairCodes = new Map<string, PairCodeRecord>();
-  private readonly listeners = new Set<MessageListener>();
-  private readonly file: MetadataFile | undefined;
+  private readonly byOwner = new Map<string, Set<string>>();
 
   constructor(private readonly options: MemoryStorageOptions) {
-    if (options.dataDir === undefined) return;
-    this.file = new MetadataFile(options.dataDir, () => this.metadata(), options.log);
-    const loaded = this.file.load();
-    for (const session of loaded.sessions) {
-      if (session.expiresAt <= options.now) continue;
-      this.sessions.set(session.sessionId, this.entryFor(session));
-    }
-    for (const code of loaded.pairCodes) this.pairCodes.set(code.code, code);
+    super();
   }
 
-  async createSession(session: SessionRecord): Promise<boolean> {
-    if (this.sessions.has(session.sessionId)) return false;
-    this.sessions.set(session.sessionId, this.entryFor(session));
-    this.changed();
-    return true;
+  async createSession(session: SessionRecord, owner?: SessionOwner): Promise<CreateSessionResult> {
+    if (this.sessions.has(session.sessionId)) return 'taken';
+    if (owner && this.liveSessionsOf(owner.address, session.createdAt) >= owner.maxSessions) {
+      return 'limit';
+    }
+    const { agents, ...rest } = session;
+    this.sessions.set(session.sessionId, {
+      session: { ...rest, agents: [] },
+      agents: new Map(agents.map((agent) => [agent.agentId, { ...agent }])),
+      messages: new MessageLog(),
+      owner: owner?.address,
+    });
+    if (owner) {
+      const owned = this.byOwner.get(owner.address) ?? new Set();
+      owned.add(session.sessionId);
+      this.byOwner.set(owner.address, owned);
+    }
+    return 'created';
   }
 
   async getSession(sessionId: string): Promise<SessionRecord | undefined> {
@@ -69,7 +71,13 @@ export class MemoryStorage implements RelayStorage {
   }
 
   async deleteSession(sessionId: string): Promise<void> {
-    if (this.sessions.delete(sessionId)) this.changed();
+    const entry = this.sessions.get(sessionId);
+    if (!entry) return;
+    this.sessions.delete(sessionId);
+    if (entry.owner === undefined) return;
+    const owned = this.byOwner.get(entry.owner);
+    owned?.delete(sessionId);
+    if (owned?.size === 0) this.byOwner.delete(entry.owner);
   }
 
   async listSessionIds(): Promise<string[]> {
@@ -88,7 +96,6 @@ export class MemoryStorage implements RelayStorage {
     entry.session.expiresAt = at + entry.session.ttlSeconds * 1000;
     const agent = entry.agents.get(agentId);
     if (agent) agent.lastSeenAt = at;
-    this.changed();
     return copySession(entry);
   }
 
@@ -98,14 +105,11 @@ export class MemoryStorage implements RelayStorage {
     if (entry.agents.has(agent.agentId)) return 'taken';
     if (entry.agents.size >= entry.session.maxAgents) return 'full';
     entry.agents.set(agent.agentId, { ...agent });
-    this.changed();
     return 'added';
   }
 
   async removeAgent(sessionId: string, agentId: string): Promise<boolean> {
-    const removed = this.sessions.get(sessionId)?.agents.delete(agentId) ?? false;
-    if (removed) this.changed();
-    return removed;
+    return this.sessions.get(sessionId)?.agents.delete(agentId) ?? false;
   }
 
   async appendMessage(sessionId: string, draft: MessageDraft): Promise<StoredMessage | undefined> {
@@ -113,9 +117,11 @@ export class MemoryStorage implements RelayStorage {
     if (!entry) return undefined;
     const message: StoredMessage = { ...draft, cursor: entry.session.lastCursor + 1 };
     entry.session.lastCursor = message.cursor;
+    entry.session.expiresAt = draft.createdAt + entry.session.ttlSeconds * 1000;
+    const sender = entry.agents.get(draft.agentId);
+    if (sender) sender.lastSeenAt = draft.createdAt;
     entry.messages.push(message, this.options.maxMessagesPerSession);
-    this.changed();
-    for (const listener of this.listeners) listener(sessionId, message.cursor);
+    this.notify(sessionId, message.cursor);
     return message;
   }
 
@@ -128,15 +134,9 @@ export class MemoryStorage implements RelayStorage {
     return this.sessions.get(sessionId)?.messages.after(after, limit, now) ?? [];
   }
 
-  subscribe(listener: MessageListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
   async putPairCode(record: PairCodeRecord): Promise<boolean> {
     if (this.pairCodes.has(record.code)) return false;
     this.pairCodes.set(record.code, { ...record });
-    this.changed();
     return true;
   }
 
@@ -150,24 +150,26 @@ export class MemoryStorage implements RelayStorage {
     if (!record) return 'missing';
     if (record.claimedAt !== undefined || record.expiresAt <= at) return 'unavailable';
     record.claimedAt = at;
-    this.changed();
     return 'claimed';
   }
 
   async releasePairCode(code: string): Promise<void> {
     const record = this.pairCodes.get(code);
-    if (record?.claimedAt === undefined) return;
-    delete record.claimedAt;
-    this.changed();
+    if (record) delete record.claimedAt;
   }
 
   async prunePairCodes(before: number): Promise<void> {
     for (const [code, record] of this.pairCodes) {
-      if (record.expiresAt < before) {
-        this.pairCodes.delete(code);
-        this.changed();
-      }
+      if (record.expiresAt < before) this.pairCodes.delete(code);
     }
+  }
+
+  async dropExpired(now: number): Promise<void> {
+    for (const [sessionId, entry] of this.sessions) {
+      if (entry.session.expiresAt <= now) await this.deleteSession(sessionId);
+      else entry.messages.dropExpired(now);
+    }
+    this.requests.sweep(now);
   }
 
   async counts(now: number): Promise<StorageCounts> {
@@ -182,32 +184,16 @@ export class MemoryStorage implements RelayStorage {
     return counts;
   }
 
-  async flush(): Promise<void> {
-    await this.file?.flush();
-  }
-
   async close(): Promise<void> {
-    this.listeners.clear();
-    await this.file?.close();
+    this.forgetListeners();
   }
 
-  private entryFor(session: SessionRecord): Entry {
-    const { agents, ...rest } = session;
-    return {
-      session: { ...rest, agents: [] },
-      agents: new Map(agents.map((agent) => [agent.agentId, { ...agent }])),
-      messages: new MessageLog(),
-    };
-  }
-
-  private metadata(): { sessions: SessionRecord[]; pairCodes: PairCodeRecord[] } {
-    return {
-      sessions: [...this.sessions.values()].map(copySession),
-      pairCodes: [...this.pairCodes.values()],
-    };
-  }
-
-  private changed(): void {
-    this.file?.markDirty();
+  private liveSessionsOf(address: string, now: number): number {
+    let count = 0;
+    for (const sessionId of this.byOwner.get(address) ?? []) {
+      const entry = this.sessions.get(sessionId);
+      if (entry && entry.session.expiresAt > now) count++;
+    }
+    return count;
   }
 }

@@ -1,10 +1,22 @@
+import { join } from 'node:path';
 import { type Clock, systemClock } from './clock.js';
 
 export interface RelayOptions {
   host?: string;
   port?: number;
-  /** Where session metadata is persisted; unset = memory only. */
+  /**
+   * `memory`, `sqlite:PATH` or `redis://HOST:PORT[/DB]`. Unset: SQLite in `dataDir` when one is
+   * given, else memory (the CLI always gives a data dir, so a relay it starts is durable).
+   */
+  store?: string;
+  /** Holds `relay.db` when no store is given. */
   dataDir?: string;
+  /** Prefix of every Redis key (tests and relays sharing one Redis); default `nexus:`. */
+  redisKeyPrefix?: string;
+  /** Take the client address from the last X-Forwarded-For hop (behind a reverse proxy). */
+  trustProxy?: boolean;
+  /** Live sessions one client address may create; 0 = no cap. */
+  maxSessionsPerIp?: number;
   /** Base URL used in pairing links (may carry a path, e.g. https://host/nexus). */
   publicUrl?: string;
   maxTtlSeconds?: number;
@@ -36,17 +48,60 @@ export const RELAY_DEFAULTS = {
   rateLimitPerMinute: 100,
   maxMessageBytes: 32_768,
   maxMessagesPerSession: 10_000,
+  maxSessionsPerIp: 1_000,
   longPoll: true,
   sweepIntervalMs: 60_000,
   defaultPollLimit: 200,
   maxPollLimit: 1000,
+  /** One poll response's bytes at most; past it, fewer messages and hasMore. */
+  maxPollBytes: 1024 * 1024,
 } as const;
+
+export type StoreSpec =
+  | { kind: 'memory' }
+  | { kind: 'sqlite'; path: string }
+  | { kind: 'redis'; url: string; keyPrefix: string | undefined };
+
+/** Parses `--store`; throws a RangeError naming the accepted forms. */
+export function parseStore(
+  store: string | undefined,
+  dataDir: string | undefined,
+  redisKeyPrefix?: string,
+): StoreSpec {
+  if (store === undefined) {
+    return dataDir === undefined
+      ? { kind: 'memory' }
+      : { kind: 'sqlite', path: join(dataDir, 'relay.db') };
+  }
+  if (store === 'memory') return { kind: 'memory' };
+  if (store === 'sqlite') {
+    if (dataDir === undefined)
+      throw new RangeError('--store sqlite needs --data-dir (or sqlite:PATH)');
+    return { kind: 'sqlite', path: join(dataDir, 'relay.db') };
+  }
+  if (store.startsWith('sqlite:') && store.length > 'sqlite:'.length) {
+    return { kind: 'sqlite', path: store.slice('sqlite:'.length) };
+  }
+  if (/^rediss?:\/\/[^/]+/.test(store)) {
+    try {
+      new URL(store);
+    } catch {
+      throw new RangeError(`--store ${store} is not a valid redis:// URL`);
+    }
+    return { kind: 'redis', url: store, keyPrefix: redisKeyPrefix };
+  }
+  throw new RangeError(
+    `--store must be memory, sqlite:PATH or redis://HOST:PORT[/DB] (got "${store}")`,
+  );
+}
 
 /** Options with every default filled in; what the relay's modules actually read. */
 export interface ResolvedRelayOptions {
   host: string;
   port: number;
-  dataDir: string | undefined;
+  store: StoreSpec;
+  trustProxy: boolean;
+  maxSessionsPerIp: number;
   publicUrl: string | undefined;
   maxTtlSeconds: number;
   maxAgents: number;
@@ -83,7 +138,13 @@ export function resolveRelayOptions(options: RelayOptions = {}): ResolvedRelayOp
   return {
     host: options.host ?? d.host,
     port,
-    dataDir: options.dataDir,
+    store: parseStore(options.store, options.dataDir, options.redisKeyPrefix),
+    trustProxy: options.trustProxy ?? false,
+    maxSessionsPerIp: atLeast(
+      'maxSessionsPerIp',
+      options.maxSessionsPerIp ?? d.maxSessionsPerIp,
+      0,
+    ),
     publicUrl: options.publicUrl,
     maxTtlSeconds: atLeast('maxTtlSeconds', options.maxTtlSeconds ?? d.maxTtlSeconds, 60),
     maxAgents,

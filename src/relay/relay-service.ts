@@ -4,16 +4,26 @@ import {
   type SendRequest,
 } from '../protocol/index.js';
 import { redactJson, redactSecrets } from '../protocol/redact.js';
-import { RelayError } from './errors.js';
+import { invalidRequest, RelayError } from './errors.js';
 import type { LongPollWaiters } from './long-poll-waiters.js';
-import type { ResolvedRelayOptions } from './options.js';
+import { RELAY_DEFAULTS, type ResolvedRelayOptions } from './options.js';
 import { generatePairCode } from './pair-code.js';
 import { keysMatch, newMessageId, newSessionId, newSessionKey } from './secrets.js';
 import type { AgentRecord, PairCodeRecord, RelayStorage, SessionRecord } from './storage.js';
-import { greetingMessage, iso, sessionStatus, type WireMessage, wireMessage } from './wire.js';
+import { greetingMessage, iso, messageJson, sessionStatus } from './wire.js';
 
 /** Claimed and expired codes still answer `expired` / `code_expired_or_used` this long. */
 const PAIR_CODE_RETENTION_MS = 60 * 60 * 1000;
+/** Read from the store this many at a time, so a poll capped by bytes reads little more than it sends. */
+const POLL_READ_CHUNK = 32;
+/** Ids a client could use to pass for the relay or the greeting (`system` writes the greeting). */
+const RESERVED_AGENT_IDS = new Set(['system', 'relay', 'nexus']);
+
+function refuseReservedId(agentId: string): void {
+  if (RESERVED_AGENT_IDS.has(agentId.toLowerCase())) {
+    throw invalidRequest('X-Agent-Id', `${agentId} is reserved by the relay: choose another id`);
+  }
+}
 
 export interface PollQuery {
   /** As sent, echoed back as nextCursor when nothing is new. */
@@ -25,9 +35,20 @@ export interface PollQuery {
 }
 
 export interface PollResult {
-  messages: WireMessage[];
+  /** Each message already serialised (a stored `json` payload is spliced in as its text). */
+  messages: string[];
   nextCursor: string;
+  /** Set when the poll stopped at its limit or its byte budget with messages left to read. */
+  hasMore?: true;
   members?: { agentId: string; lastSeenAt: string }[];
+}
+
+/** The poll response body; built from serialised messages so `json` is never parsed again. */
+export function pollBody(result: PollResult): string {
+  const rest: Omit<PollResult, 'messages'> = { nextCursor: result.nextCursor };
+  if (result.hasMore) rest.hasMore = true;
+  if (result.members) rest.members = result.members;
+  return `{"messages":[${result.messages.join(',')}],${JSON.stringify(rest).slice(1)}`;
 }
 
 /**
@@ -45,10 +66,12 @@ export class RelayService {
     this.startedAt = this.now();
   }
 
-  async createSession(request: CreateSessionRequest) {
+  /** `ownerAddress`: a digest of the client's address, for the cap on live sessions per address. */
+  async createSession(request: CreateSessionRequest, ownerAddress?: string) {
     const now = this.now();
     const ttl = this.clampTtl(request.ttl ?? DEFAULT_TTL_SECONDS);
     const creator = request.creatorAgentId;
+    if (creator !== undefined) refuseReservedId(creator);
     const greeting = request.greeting ? redactSecrets(request.greeting).text : undefined;
     const agents: AgentRecord[] = creator
       ? [{ agentId: creator, sessionKey: newSessionKey(), joinedAt: now, lastSeenAt: now }]
@@ -67,8 +90,23 @@ export class RelayService {
       lastCursor: 0,
       agents,
     };
-    // 192 random bits do not collide; the loop only keeps a broken RNG from overwriting.
-    while (!(await this.storage.createSession(session))) session.sessionId = newSessionId();
+    const max = this.options.maxSessionsPerIp;
+    const owner =
+      ownerAddress !== undefined && max > 0
+        ? { address: ownerAddress, maxSessions: max }
+        : undefined;
+    for (;;) {
+      const created = await this.storage.createSession(session, owner);
+      if (created === 'created') break;
+      if (created === 'limit') {
+        throw new RelayError(
+          'rate_limit_exceeded',
+          `This address already has ${max} live sessions: reuse one, or wait for some to expire.`,
+        );
+      }
+      // 192 random bits do not collide; the loop only keeps a broken RNG from overwriting.
+      session.sessionId = newSessionId();
+    }
     return {
       sessionId: session.sessionId,
       ttl: session.ttlSeconds,
@@ -84,6 +122,7 @@ export class RelayService {
   }
 
   async join(sessionId: string, agentId: string) {
+    refuseReservedId(agentId);
     const session = await this.liveSession(sessionId);
     const key = await this.addAgent(sessionId, agentId);
     return {
@@ -135,18 +174,20 @@ export class RelayService {
     }
     const text = redactSecrets(body.text ?? '');
     const json = body.json === undefined ? undefined : redactJson(body.json);
+    // Kept as text: a parsed payload of many small nodes costs tens of times its wire size.
+    const jsonText = json === undefined ? undefined : JSON.stringify(json.value);
     const now = this.now();
     const message = await this.storage.appendMessage(sessionId, {
       id: newMessageId(),
       agentId,
       text: text.text,
-      ...(json ? { json: json.value } : {}),
+      ...(jsonText !== undefined ? { jsonText } : {}),
       verified: key !== undefined,
       createdAt: now,
       expiresAt: now + session.ttlSeconds * 1000,
     });
+    // The append also slid the session's expiry and marked the sender seen.
     if (!message) throw new RelayError('session_not_found');
-    await this.touch(sessionId, agentId);
     return {
       id: message.id,
       cursor: String(message.cursor),
@@ -166,9 +207,11 @@ export class RelayService {
     signal: AbortSignal,
   ): Promise<PollResult> {
     const after = query.after === undefined ? undefined : Number(query.after);
-    // Registered before the first read, so a message landing in between still wakes it.
-    const waiter =
-      this.options.longPoll && query.waitMs > 0 ? this.waiters.add(sessionId, after) : undefined;
+    const holds = this.options.longPoll && query.waitMs > 0;
+    // Watched and registered before the first read, so a message landing in between (through
+    // this process or another on a shared store) still wakes it.
+    const unwatch = holds ? await this.storage.watch(sessionId) : undefined;
+    const waiter = holds ? this.waiters.add(sessionId, after) : undefined;
     try {
       const first = await this.pollOnce(sessionId, agentId, query, after);
       if (!waiter || first.messages.length > 0) return first;
@@ -177,6 +220,7 @@ export class RelayService {
       return await this.pollOnce(sessionId, agentId, query, after);
     } finally {
       waiter?.cancel();
+      unwatch?.();
     }
   }
 
@@ -203,6 +247,7 @@ export class RelayService {
   }
 
   async claim(code: string, agentId: string) {
+    refuseReservedId(agentId);
     const record = await this.pairCode(code);
     const claimed = await this.storage.claimPairCode(record.code, this.now());
     if (claimed !== 'claimed') throw new RelayError('code_expired_or_used');
@@ -246,12 +291,16 @@ export class RelayService {
     return Math.max(0, Math.floor((this.now() - this.startedAt) / 1000));
   }
 
-  /** Drops expired sessions, inactive agents and old pair codes. */
+  /** Drops expired sessions and messages, inactive agents and old pair codes. */
   async sweep(): Promise<void> {
-    for (const sessionId of await this.storage.listSessionIds()) {
-      await this.findLiveSession(sessionId);
+    const now = this.now();
+    await this.storage.dropExpired(now);
+    if (this.options.agentInactivitySeconds > 0) {
+      for (const sessionId of await this.storage.listSessionIds()) {
+        await this.findLiveSession(sessionId);
+      }
     }
-    await this.storage.prunePairCodes(this.now() - PAIR_CODE_RETENTION_MS);
+    await this.storage.prunePairCodes(now - PAIR_CODE_RETENTION_MS);
   }
 
   private async pollOnce(
@@ -263,22 +312,41 @@ export class RelayService {
     const session = await this.liveSession(sessionId);
     this.requireMember(session, agentId, 'agent_not_in_session');
     const touched = await this.touch(sessionId, agentId);
-    const stored = await this.storage.readMessages(sessionId, after, query.limit, this.now());
-    const messages = stored.map(wireMessage);
-    if (query.after === undefined && touched.greeting) {
-      messages.unshift(greetingMessage({ ...touched, greeting: touched.greeting }));
-    }
-    const result: PollResult = {
-      messages,
-      nextCursor: messages.at(-1)?.cursor ?? query.after ?? '0',
-    };
+    const result: PollResult = { messages: [], nextCursor: query.after ?? '0' };
     if (query.members) {
       result.members = touched.agents.map((agent) => ({
         agentId: agent.agentId,
         lastSeenAt: iso(agent.lastSeenAt),
       }));
     }
-    return result;
+    let budget = RELAY_DEFAULTS.maxPollBytes - Buffer.byteLength(pollBody(result)) - 64;
+    if (query.after === undefined && touched.greeting) {
+      const greeting = JSON.stringify(greetingMessage({ ...touched, greeting: touched.greeting }));
+      result.messages.push(greeting);
+      budget -= Buffer.byteLength(greeting) + 1;
+    }
+    const now = this.now();
+    let sent = 0;
+    let from = after;
+    for (;;) {
+      const want = Math.min(POLL_READ_CHUNK, query.limit + 1 - sent);
+      const batch = await this.storage.readMessages(sessionId, from, want, now);
+      for (const message of batch) {
+        const text = messageJson(message);
+        const size = Buffer.byteLength(text) + 1;
+        // One message always fits (a message is far below the budget): a poll always progresses.
+        if (sent === query.limit || (sent > 0 && size > budget)) {
+          result.hasMore = true;
+          return result;
+        }
+        result.messages.push(text);
+        result.nextCursor = String(message.cursor);
+        budget -= size;
+        sent++;
+      }
+      if (batch.length < want) return result;
+      from = (batch.at(-1) as { cursor: number }).cursor;
+    }
   }
 
   private async addAgent(sessionId: string, agentId: string): Promise<string> {

@@ -25,7 +25,7 @@ function urlHost(host: string): string {
 
 /** Starts the relay and resolves once it listens. Prints nothing: the CLI announces it. */
 export async function startRelay(options: RelayOptions = {}): Promise<RunningRelay> {
-  const relay = createRelayApp(options);
+  const relay = await createRelayApp(options);
   const { host, port: wantedPort } = relay.options;
   const server = createAdaptorServer({ fetch: relay.app.fetch, hostname: host }) as Server;
 

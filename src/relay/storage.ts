@@ -29,7 +29,8 @@ export interface StoredMessage {
   id: string;
   agentId: string;
   text: string;
-  json?: unknown;
+  /** The `json` payload as JSON text: held as sent, so a message costs memory in proportion to its wire size. */
+  jsonText?: string;
   cursor: number;
   verified: boolean;
   createdAt: number;
@@ -46,6 +47,16 @@ export interface PairCodeRecord {
   claimedAt?: number;
 }
 
+export type CreateSessionResult = 'created' | 'taken' | 'limit';
+
+/** Who created a session, for the cap on live sessions per client address. */
+export interface SessionOwner {
+  /** An opaque digest of the client address (never the address itself). */
+  address: string;
+  /** Refuse ('limit') when this address already has this many live sessions. */
+  maxSessions: number;
+}
+
 export type AddAgentResult = 'added' | 'taken' | 'full' | 'missing';
 export type ClaimPairCodeResult = 'claimed' | 'unavailable' | 'missing';
 
@@ -58,8 +69,8 @@ export interface StorageCounts {
 export type MessageListener = (sessionId: string, cursor: number) => void;
 
 export interface RelayStorage {
-  /** Returns false when the id is already in use. */
-  createSession(session: SessionRecord): Promise<boolean>;
+  /** 'taken' when the id is already in use, 'limit' when the owner is at its cap. */
+  createSession(session: SessionRecord, owner?: SessionOwner): Promise<CreateSessionResult>;
   /** A copy: changing it changes nothing stored. */
   getSession(sessionId: string): Promise<SessionRecord | undefined>;
   /** Drops the session and its messages. */
@@ -79,7 +90,11 @@ export interface RelayStorage {
   addAgent(sessionId: string, agent: AgentRecord): Promise<AddAgentResult>;
   removeAgent(sessionId: string, agentId: string): Promise<boolean>;
 
-  /** Assigns the next cursor; drops the oldest message past the per-session cap. */
+  /**
+   * Assigns the next cursor, drops the oldest message past the per-session cap, and (as a
+   * touch at draft.createdAt by draft.agentId would) slides the session's expiry and marks the
+   * sender seen: a send is one atomic write.
+   */
   appendMessage(sessionId: string, draft: MessageDraft): Promise<StoredMessage | undefined>;
   /** Messages with cursor > after (all when undefined), oldest first, unexpired at `now`. */
   readMessages(
@@ -88,8 +103,13 @@ export interface RelayStorage {
     limit: number,
     now: number,
   ): Promise<StoredMessage[]>;
-  /** Told of every appended message, whichever process appended it. Returns an unsubscribe. */
+  /** Told of every appended message to a watched session, whichever process appended it. */
   subscribe(listener: MessageListener): () => void;
+  /**
+   * Starts delivering the session's messages to the listeners (a shared store subscribes to the
+   * session's channel); resolves once delivery is live. Returns the matching unwatch.
+   */
+  watch(sessionId: string): Promise<() => void>;
 
   /** Returns false when the code is already in use. */
   putPairCode(record: PairCodeRecord): Promise<boolean>;
@@ -100,10 +120,15 @@ export interface RelayStorage {
   releasePairCode(code: string): Promise<void>;
   /** Forgets codes that expired before `before`. */
   prunePairCodes(before: number): Promise<void>;
+  /** Drops sessions and messages expired at `now` (a store with its own expiry may do nothing). */
+  dropExpired(now: number): Promise<void>;
 
   /** Sessions unexpired at `now`, their agents and their unexpired messages. */
   counts(now: number): Promise<StorageCounts>;
-  /** Writes pending metadata now. */
-  flush(): Promise<void>;
+  /**
+   * Counts one request from `address` in the current 60-second window (opened by its first
+   * request); returns the count so far. Shared by every process on a shared store.
+   */
+  countRequest(address: string, now: number): Promise<{ count: number; windowStart: number }>;
   close(): Promise<void>;
 }

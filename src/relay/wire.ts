@@ -18,6 +18,13 @@ export interface WireMessage {
   expiresAt?: string;
 }
 
+/** The message as JSON text; a stored `json` payload is spliced in as the text it was kept as. */
+export function messageJson(message: StoredMessage): string {
+  const text = JSON.stringify(wireMessage(message));
+  return message.jsonText === undefined ? text : `${text.slice(0, -1)},"json":${message.jsonText}}`;
+}
+
+/** The message's fields except `json` (see messageJson). */
 export function wireMessage(message: StoredMessage): WireMessage {
   const wire: WireMessage = {
     id: message.id,
@@ -28,7 +35,6 @@ export function wireMessage(message: StoredMessage): WireMessage {
     createdAt: iso(message.createdAt),
     expiresAt: iso(message.expiresAt),
   };
-  if (message.json !== undefined) wire.json = message.json;
   return wire;
 }
 

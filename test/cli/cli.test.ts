@@ -48,11 +48,11 @@ describe.skipIf(OLD_NODE === undefined)('on a Node older than 22', () => {
     const lines = result.stderr.trimEnd().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(
-      /^nexus-messaging-mcp needs Node\.js 22 or newer \(found v\d+\.\d+\.\d+\): install it with `nvm install 22` or from https:\/\/nodejs\.org/,
+      /^nexus-messaging-mcp needs Node\.js 22\.13 or newer \(found v\d+\.\d+\.\d+\): install it with `nvm install 22` or from https:\/\/nodejs\.org/,
     );
   });
 
-  it('npm install and npm ci stop at the engine check, naming Node 22', async () => {
+  it('npm install and npm ci stop at the engine check, naming Node 22.13', async () => {
     const dir = tempDir();
     for (const file of ['package.json', 'package-lock.json', '.npmrc'])
       copyFileSync(join(process.cwd(), file), join(dir, file));
@@ -73,7 +73,7 @@ describe.skipIf(OLD_NODE === undefined)('on a Node older than 22', () => {
       );
       expect(result.code).not.toBe(0);
       expect(result.output).toContain('EBADENGINE');
-      expect(result.output).toContain('{"node":">=22"}');
+      expect(result.output).toContain('{"node":">=22.13"}');
       expect(existsSync(join(dir, 'node_modules'))).toBe(false);
     }
   });

@@ -33,11 +33,11 @@ describe('the encryption state beside the store', () => {
   it('keeps the guard, and reads a torn one as none', () => {
     const dir = tempDir();
     const files = new E2eStateFiles(dir);
-    expect(files.guard(SESSION, 'alice')).toBeUndefined();
+    expect(files.guard(SESSION)).toBeUndefined();
     const guard = { through: '7', senders: [], notes: [] };
-    files.updateGuard(SESSION, 'alice', () => ({ next: guard, result: undefined }));
-    expect(new E2eStateFiles(dir).guard(SESSION, 'alice')).toEqual(guard);
-    writeFileSync(join(dir, 'e2e', `${SESSION}.alice.guard`), '{"through":"7","sen');
-    expect(new E2eStateFiles(dir).guard(SESSION, 'alice')).toBeUndefined();
+    files.updateGuard(SESSION, () => ({ next: guard, result: undefined }));
+    expect(new E2eStateFiles(dir).guard(SESSION)).toEqual(guard);
+    writeFileSync(join(dir, 'e2e', `${SESSION}.guard`), '{"through":"7","sen');
+    expect(new E2eStateFiles(dir).guard(SESSION)).toBeUndefined();
   });
 });

@@ -49,7 +49,6 @@ describe('first run: texts that explain themselves', () => {
   });
 
   it.each([
-    ['poll_messages', { limit: 500 }, 'limit must be at most 200 (got 500)'],
     ['poll_messages', { limit: 0 }, 'limit must be at least 1 (got 0)'],
     ['create_session', { max_agents: 1 }, 'max_agents must be at least 2 (got 1)'],
     [

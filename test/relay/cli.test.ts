@@ -1,15 +1,18 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HealthResponse } from '../../src/protocol/index.js';
 
 const CLI = resolve(import.meta.dirname, '../../dist/cli.js');
 const RELAY_ENV_VARS = [
   'HOST',
   'PORT',
+  'RELAY_STORE',
   'DATA_DIR',
+  'TRUST_PROXY',
+  'MAX_SESSIONS_PER_IP',
   'PUBLIC_URL',
   'MAX_TTL_SECONDS',
   'MAX_AGENTS',
@@ -30,12 +33,14 @@ interface Spawned {
 }
 
 const children: ChildProcess[] = [];
+/** The platform data dir of the spawned relays: their default relay.db lands here, not in $HOME. */
+let xdgDataHome: string;
 
 function run(args: string[], env: Record<string, string> = {}): Spawned {
   const base = { ...process.env };
   for (const name of RELAY_ENV_VARS) delete base[name];
   const child = spawn(process.execPath, [CLI, ...args], {
-    env: { ...base, ...env },
+    env: { ...base, XDG_DATA_HOME: xdgDataHome, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
@@ -58,7 +63,9 @@ async function listening(spawned: Spawned): Promise<string> {
   const { child } = spawned;
   return new Promise<string>((resolveUrl, reject) => {
     const check = (): void => {
-      const match = /^nexus relay listening on (http:\/\/\S+)\n/.exec(spawned.stderr());
+      const match = /^nexus relay listening on (http:\/\/\S+) \(store: [^\n]+\)\n/.exec(
+        spawned.stderr(),
+      );
       if (match?.[1]) {
         child.stderr?.off('data', check);
         resolveUrl(match[1]);
@@ -73,6 +80,11 @@ beforeAll(() => {
   if (!existsSync(CLI)) {
     throw new Error(`${CLI} is missing: run \`npm run build\` first (\`npm test\` does).`);
   }
+  xdgDataHome = mkdtempSync(join(tmpdir(), 'nexus-cli-xdg-'));
+});
+
+afterAll(() => {
+  rmSync(xdgDataHome, { recursive: true, force: true });
 });
 
 afterEach(() => {
@@ -91,7 +103,11 @@ describe('nexus-messaging-mcp relay', () => {
 
     relay.child.kill('SIGTERM');
     expect(await relay.exited).toBe(0);
-    expect(relay.stderr()).toBe(`nexus relay listening on ${url}\n`);
+    // Durable by default: relay.db in the platform's data dir. Nothing else on stderr (no
+    // ExperimentalWarning from node:sqlite), nothing at all on stdout.
+    const db = join(xdgDataHome, 'nexus-messaging-mcp', 'relay', 'relay.db');
+    expect(relay.stderr()).toBe(`nexus relay listening on ${url} (store: sqlite ${db})\n`);
+    expect(existsSync(db)).toBe(true);
     expect(relay.stdout()).toBe('');
   });
 
@@ -104,11 +120,12 @@ describe('nexus-messaging-mcp relay', () => {
     expect(await relay.exited).toBe(0);
   });
 
-  it('flushes session metadata to the data dir on shutdown', async () => {
+  it('keeps sessions in relay.db in the data dir across a kill -9', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'nexus-cli-'));
     try {
-      const relay = run(['relay', '--port', '0'], { DATA_DIR: join(dir, 'data') });
-      const url = await listening(relay);
+      const env = { DATA_DIR: join(dir, 'data') };
+      const first = run(['relay', '--port', '0'], env);
+      const url = await listening(first);
       const created = (await (
         await fetch(`${url}/v1/sessions`, {
           method: 'PUT',
@@ -116,14 +133,42 @@ describe('nexus-messaging-mcp relay', () => {
           body: JSON.stringify({ creatorAgentId: 'alice' }),
         })
       ).json()) as { sessionId: string };
-      relay.child.kill('SIGTERM');
-      expect(await relay.exited).toBe(0);
-      const saved = readFileSync(join(dir, 'data', 'sessions.json'), 'utf8');
-      expect(saved).toContain(created.sessionId);
-      expect(relay.stderr()).not.toContain(created.sessionId);
+      first.child.kill('SIGKILL');
+      await first.exited;
+      expect(first.stderr()).not.toContain(created.sessionId);
+
+      const second = run(['relay', '--port', '0'], env);
+      const again = await listening(second);
+      const status = await fetch(`${again}/v1/sessions/${created.sessionId}`);
+      expect(status.status).toBe(200);
+      expect(((await status.json()) as { agents: string[] }).agents).toEqual(['alice']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('refuses a corrupt relay.db with one line and exit 1, leaving it untouched', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nexus-cli-'));
+    try {
+      const db = join(dir, 'relay.db');
+      const garbage = "this is not an SQLite database, but it could be someone's data\n".repeat(64);
+      writeFileSync(db, garbage);
+      const relay = run(['relay', '--port', '0', '--store', `sqlite:${db}`]);
+      expect(await relay.exited).toBe(1);
+      const lines = relay.stderr().trimEnd().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(db);
+      expect(lines[0]).toContain('left untouched');
+      expect(readFileSync(db, 'utf8')).toBe(garbage);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a --store it cannot parse with exit 2', async () => {
+    const relay = run(['relay', '--store', 'postgres://db']);
+    expect(await relay.exited).toBe(2);
+    expect(relay.stderr()).toContain('--store must be memory, sqlite:PATH or redis://');
   });
 
   it('prints help and exits 0', async () => {
@@ -131,6 +176,9 @@ describe('nexus-messaging-mcp relay', () => {
     expect(await relay.exited).toBe(0);
     expect(relay.stdout()).toContain('--no-long-poll');
     expect(relay.stdout()).toContain('RATE_LIMIT_PER_MINUTE');
+    expect(relay.stdout()).toContain('--store');
+    expect(relay.stdout()).toContain('--trust-proxy');
+    expect(relay.stdout()).toContain('MAX_SESSIONS_PER_IP');
   });
 
   it('refuses unknown flags and bad values with exit 2', async () => {

@@ -9,6 +9,7 @@ import {
 import { type RelayOptions, type RunningRelay, startRelay } from '../../src/relay/index.js';
 import { cleanup } from '../helpers/cleanup.js';
 import { FakeClock } from '../helpers/fake-clock.js';
+import { storeOptions } from './stores.js';
 
 export { FakeClock, T0 } from '../helpers/fake-clock.js';
 
@@ -49,6 +50,7 @@ export class TestRelay {
       rateLimitPerMinute: 0,
       clock,
       log: (line) => test.logs.push(line),
+      ...(options.store === undefined && options.dataDir === undefined ? storeOptions() : {}),
       ...options,
     });
     return test;

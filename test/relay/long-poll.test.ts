@@ -1,7 +1,8 @@
-import { describe, expect, it, vi } from 'vitest';
+import { expect, it, vi } from 'vitest';
 import { HealthResponse } from '../../src/protocol/index.js';
 import type { RelayOptions } from '../../src/relay/index.js';
 import { expectError, expectOk, FakeClock, TestRelay } from './helpers.js';
+import { describeEachStore } from './stores.js';
 
 let relay: TestRelay;
 const start = async (options: RelayOptions = {}, clock = new FakeClock()) => {
@@ -19,7 +20,7 @@ async function pendingLongPolls(count: number): Promise<void> {
   );
 }
 
-describe('long-poll', () => {
+describeEachStore('long-poll', () => {
   it('wakes a held poll on the next message', async () => {
     await start();
     const { sessionId, key } = await relay.sessionWithCreator('alice');

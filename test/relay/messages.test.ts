@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { PollResponse, SendResponse } from '../../src/protocol/index.js';
 import type { RelayOptions } from '../../src/relay/index.js';
 import { expectError, expectOk, FakeClock, T0, TestRelay } from './helpers.js';
+import { describeEachStore } from './stores.js';
 
 let relay: TestRelay;
 const start = async (options: RelayOptions = {}, clock = new FakeClock()) => {
@@ -9,7 +10,7 @@ const start = async (options: RelayOptions = {}, clock = new FakeClock()) => {
   return relay;
 };
 
-describe('send', () => {
+describeEachStore('send', () => {
   it('stores a verified message with the sender key and answers 201', async () => {
     const clock = new FakeClock();
     await start({}, clock);
@@ -181,7 +182,7 @@ describe('send', () => {
   });
 });
 
-describe('poll', () => {
+describeEachStore('poll', () => {
   it('hands out cursors from 1 and treats after as exclusive', async () => {
     await start();
     const { sessionId, key } = await relay.sessionWithCreator('alice');
@@ -340,7 +341,7 @@ describe('poll', () => {
   });
 });
 
-describe('concurrency', () => {
+describeEachStore('concurrency', () => {
   it('gives 20 parallel senders × 20 messages 400 distinct, gapless cursors', async () => {
     await start();
     const { sessionId } = await relay.sessionWithCreator('alice', { maxAgents: 21 });

@@ -1,14 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { HealthResponse, StatsResponse } from '../../src/protocol/index.js';
 import { VERSION } from '../../src/version.js';
 import { expectError, expectOk, FakeClock, TestRelay } from './helpers.js';
+import { describeEachStore } from './stores.js';
 
 let relay: TestRelay;
 afterEach(async () => {
   await relay?.close();
 });
 
-describe('health and stats', () => {
+describeEachStore('health and stats', () => {
   it('reports version, uptime and capabilities', async () => {
     const clock = new FakeClock();
     relay = await TestRelay.start({}, clock);
@@ -52,7 +53,7 @@ describe('health and stats', () => {
   });
 });
 
-describe('every response', () => {
+describeEachStore('every response', () => {
   it('carries a fresh X-Request-Id, success or error', async () => {
     relay = await TestRelay.start();
     const replies = [

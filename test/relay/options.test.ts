@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadRelayOptionsFromEnv } from '../../src/relay/index.js';
+import { parseStore } from '../../src/relay/options.js';
 
 describe('loadRelayOptionsFromEnv', () => {
   it('reads every variable', () => {
@@ -18,6 +19,9 @@ describe('loadRelayOptionsFromEnv', () => {
         MAX_MESSAGE_BYTES: '65536',
         MAX_MESSAGES_PER_SESSION: '100000',
         LONG_POLL: '0',
+        RELAY_STORE: 'redis://127.0.0.1:6379/2',
+        TRUST_PROXY: '1',
+        MAX_SESSIONS_PER_IP: '50',
       }),
     ).toEqual({
       host: '0.0.0.0',
@@ -33,6 +37,9 @@ describe('loadRelayOptionsFromEnv', () => {
       maxMessageBytes: 65536,
       maxMessagesPerSession: 100000,
       longPoll: false,
+      store: 'redis://127.0.0.1:6379/2',
+      trustProxy: true,
+      maxSessionsPerIp: 50,
     });
   });
 
@@ -46,5 +53,30 @@ describe('loadRelayOptionsFromEnv', () => {
     expect(() => loadRelayOptionsFromEnv({ PORT: 'eighty' })).toThrow(/PORT/);
     expect(() => loadRelayOptionsFromEnv({ MAX_AGENTS: '-1' })).toThrow(/MAX_AGENTS/);
     expect(() => loadRelayOptionsFromEnv({ LONG_POLL: 'maybe' })).toThrow(/LONG_POLL/);
+  });
+});
+
+describe('parseStore', () => {
+  it('reads the three stores, and picks SQLite in the data dir, else memory, when none is named', () => {
+    expect(parseStore('memory', '/d')).toEqual({ kind: 'memory' });
+    expect(parseStore('sqlite:/x/relay.db', undefined)).toEqual({
+      kind: 'sqlite',
+      path: '/x/relay.db',
+    });
+    expect(parseStore('sqlite', '/d')).toEqual({ kind: 'sqlite', path: '/d/relay.db' });
+    expect(parseStore('redis://h:6379/1', undefined, 'p:')).toEqual({
+      kind: 'redis',
+      url: 'redis://h:6379/1',
+      keyPrefix: 'p:',
+    });
+    expect(parseStore(undefined, '/d')).toEqual({ kind: 'sqlite', path: '/d/relay.db' });
+    expect(parseStore(undefined, undefined)).toEqual({ kind: 'memory' });
+  });
+
+  it('refuses anything else with the accepted forms', () => {
+    for (const bad of ['postgres://db', 'sqlite:', 'redis://', 'file.db']) {
+      expect(() => parseStore(bad, undefined)).toThrow(/memory, sqlite:PATH or redis:\/\//);
+    }
+    expect(() => parseStore('sqlite', undefined)).toThrow(/--data-dir/);
   });
 });

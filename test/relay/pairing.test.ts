@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import {
   ClaimResponse,
   PairResponse,
@@ -8,6 +8,7 @@ import {
 } from '../../src/protocol/index.js';
 import type { RelayOptions } from '../../src/relay/index.js';
 import { expectError, expectOk, FakeClock, T0, TestRelay } from './helpers.js';
+import { describeEachStore } from './stores.js';
 
 let relay: TestRelay;
 const start = async (options: RelayOptions = {}, clock = new FakeClock()) => {
@@ -28,7 +29,7 @@ function claim(code: string, agentId?: string) {
   return relay.call('POST', `/v1/pair/${code}/claim`, agentId === undefined ? {} : { agentId });
 }
 
-describe('pair and claim', () => {
+describeEachStore('pair and claim', () => {
   it('mints a readable single-use code with a link on this relay', async () => {
     await start();
     const { sessionId } = await relay.sessionWithCreator('alice', { greeting: 'Hello there' });
@@ -130,7 +131,7 @@ describe('pair and claim', () => {
   });
 });
 
-describe('pairing page', () => {
+describeEachStore('pairing page', () => {
   it('redirects /p/CODE to the skill page', async () => {
     await start();
     const reply = await relay.call('GET', '/p/pearl-focal-s5sjv');

@@ -1,12 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { expectError, FakeClock, TestRelay } from './helpers.js';
+import { describeEachStore } from './stores.js';
 
 let relay: TestRelay;
 afterEach(async () => {
   await relay?.close();
 });
 
-describe('rate limit', () => {
+describeEachStore('rate limit', () => {
   it('answers 429 with Retry-After past the per-minute budget, then lets the client back', async () => {
     const clock = new FakeClock();
     relay = await TestRelay.start({ rateLimitPerMinute: 3 }, clock);

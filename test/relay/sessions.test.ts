@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import {
   CreateSessionResponse,
   LeaveResponse,
@@ -8,6 +8,7 @@ import {
 } from '../../src/protocol/index.js';
 import type { RelayOptions } from '../../src/relay/index.js';
 import { expectError, expectOk, FakeClock, T0, TestRelay } from './helpers.js';
+import { describeEachStore } from './stores.js';
 
 const KEY_PATTERN = /^[0-9a-f]{64}$/;
 
@@ -17,7 +18,7 @@ const start = async (options: RelayOptions = {}, clock = new FakeClock()) => {
   return relay;
 };
 
-describe('create and status', () => {
+describeEachStore('create and status', () => {
   it('creates a session with defaults from an empty body', async () => {
     await start();
     const reply = await relay.call('PUT', '/v1/sessions');
@@ -113,7 +114,7 @@ describe('create and status', () => {
   });
 });
 
-describe('join', () => {
+describeEachStore('join', () => {
   it('joins with a fresh key, counts agents and returns the greeting', async () => {
     await start();
     const { sessionId, key } = await relay.sessionWithCreator('alice', { greeting: 'Hi, bob.' });
@@ -158,7 +159,7 @@ describe('join', () => {
   });
 });
 
-describe('leave', () => {
+describeEachStore('leave', () => {
   it('removes a member that presents its own key', async () => {
     await start();
     const { sessionId } = await relay.sessionWithCreator();
@@ -229,7 +230,7 @@ describe('leave', () => {
   });
 });
 
-describe('renew and expiry', () => {
+describeEachStore('renew and expiry', () => {
   it('renews for members, with a new ttl when asked', async () => {
     const clock = new FakeClock();
     await start({}, clock);
@@ -329,7 +330,7 @@ describe('renew and expiry', () => {
   });
 });
 
-describe('inactivity', () => {
+describeEachStore('inactivity', () => {
   it('removes idle agents but never the creator', async () => {
     const clock = new FakeClock();
     await start({ agentInactivitySeconds: 100 }, clock);

@@ -6,6 +6,7 @@ import {
   requireAgentId,
   sessionKeyHeader,
 } from '../http-input.js';
+import { pollBody } from '../relay-service.js';
 import type { RelayApp, RouteDeps } from './deps.js';
 
 export function messageRoutes(app: RelayApp, { service, options }: RouteDeps): void {
@@ -20,6 +21,7 @@ export function messageRoutes(app: RelayApp, { service, options }: RouteDeps): v
     const agentId = requireAgentId(c);
     const query = parsePollQuery(c, options.longPoll);
     // The signal aborts when the client disconnects, which frees a held long-poll at once.
-    return c.json(await service.poll(c.req.param('id'), agentId, query, c.req.raw.signal));
+    const result = await service.poll(c.req.param('id'), agentId, query, c.req.raw.signal);
+    return c.body(pollBody(result), 200, { 'Content-Type': 'application/json' });
   });
 }

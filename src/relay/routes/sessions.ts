@@ -5,7 +5,7 @@ import type { RelayApp, RouteDeps } from './deps.js';
 export function sessionRoutes(app: RelayApp, { service, options }: RouteDeps): void {
   app.put('/v1/sessions', async (c) => {
     const request = parseBody(CreateSessionRequest, await readJsonBody(c, options.maxMessageBytes));
-    return c.json(await service.createSession(request), 201);
+    return c.json(await service.createSession(request, c.get('clientAddress')), 201);
   });
 
   app.get('/v1/sessions/:id', async (c) => c.json(await service.status(c.req.param('id'))));

@@ -1,0 +1,453 @@
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { loadSqlite } from './load-sqlite.js';
+import { LocalStorageBase } from './local-storage-base.js';
+import { SqliteCheckpointer } from './sqlite-checkpointer.js';
+import type {
+  AddAgentResult,
+  AgentRecord,
+  ClaimPairCodeResult,
+  CreateSessionResult,
+  MessageDraft,
+  PairCodeRecord,
+  RelayStorage,
+  SessionOwner,
+  SessionRecord,
+  StorageCounts,
+  StoredMessage,
+} from './storage.js';
+import { StoreRefused } from './store-errors.js';
+
+/** Bumped with every change to the tables below; a newer file is refused, never rewritten. */
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE sessions (
+  session_id TEXT PRIMARY KEY,
+  ttl_seconds INTEGER NOT NULL,
+  max_agents INTEGER NOT NULL,
+  greeting TEXT,
+  creator_agent_id TEXT,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  last_cursor INTEGER NOT NULL,
+  owner TEXT
+) WITHOUT ROWID;
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+CREATE INDEX sessions_by_owner ON sessions (owner, expires_at) WHERE owner IS NOT NULL;
+CREATE TABLE agents (
+  session_id TEXT NOT NULL,
+  agent_id TEXT NOT NULL,
+  session_key TEXT NOT NULL,
+  joined_at INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL,
+  UNIQUE (session_id, agent_id)
+);
+CREATE TABLE messages (
+  session_id TEXT NOT NULL,
+  cursor INTEGER NOT NULL,
+  id TEXT NOT NULL,
+  agent_id TEXT NOT NULL,
+  text TEXT NOT NULL,
+  json_text TEXT,
+  verified INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (session_id, cursor)
+);
+CREATE INDEX messages_by_expiry ON messages (expires_at);
+CREATE TABLE pair_codes (
+  code TEXT PRIMARY KEY,
+  session_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  claimed_at INTEGER
+) WITHOUT ROWID;
+CREATE INDEX pair_codes_by_expiry ON pair_codes (expires_at);
+`;
+
+type Row = Record<string, string | number | null>;
+
+function sessionFrom(row: Row, agents: Row[]): SessionRecord {
+  const session: SessionRecord = {
+    sessionId: row.session_id as string,
+    ttlSeconds: row.ttl_seconds as number,
+    maxAgents: row.max_agents as number,
+    createdAt: row.created_at as number,
+    expiresAt: row.expires_at as number,
+    lastCursor: row.last_cursor as number,
+    agents: agents.map((agent) => ({
+      agentId: agent.agent_id as string,
+      sessionKey: agent.session_key as string,
+      joinedAt: agent.joined_at as number,
+      lastSeenAt: agent.last_seen_at as number,
+    })),
+  };
+  if (row.greeting !== null) session.greeting = row.greeting as string;
+  if (row.creator_agent_id !== null) session.creatorAgentId = row.creator_agent_id as string;
+  return session;
+}
+
+function messageFrom(row: Row): StoredMessage {
+  const message: StoredMessage = {
+    id: row.id as string,
+    agentId: row.agent_id as string,
+    text: row.text as string,
+    cursor: row.cursor as number,
+    verified: row.verified === 1,
+    createdAt: row.created_at as number,
+    expiresAt: row.expires_at as number,
+  };
+  if (row.json_text !== null) message.jsonText = row.json_text as string;
+  return message;
+}
+
+function pairCodeFrom(row: Row): PairCodeRecord {
+  const record: PairCodeRecord = {
+    code: row.code as string,
+    sessionId: row.session_id as string,
+    createdAt: row.created_at as number,
+    expiresAt: row.expires_at as number,
+  };
+  if (row.claimed_at !== null) record.claimedAt = row.claimed_at as number;
+  return record;
+}
+
+/**
+ * Opens the database, creating it (0600, in a 0700 directory) when there is none. A file that
+ * is unreadable, not a relay database or from a newer version is refused untouched: the checks
+ * run before anything is written, WAL mode included.
+ */
+function openDatabase(sqlite: typeof import('node:sqlite'), path: string): DatabaseSync {
+  const dir = dirname(path);
+  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // SQLite gives its -wal and -shm files the main file's mode, so this sets all three.
+  if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+  let db: DatabaseSync | undefined;
+  try {
+    db = new sqlite.DatabaseSync(path);
+    const version = (db.prepare('PRAGMA user_version').get() as Row).user_version as number;
+    const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get();
+    if (version > SCHEMA_VERSION) {
+      throw new StoreRefused(
+        `${path} was written by a newer relay (schema ${version}, this one reads ${SCHEMA_VERSION}); it was left untouched: upgrade nexus-messaging-mcp or pass another --data-dir`,
+      );
+    }
+    if (version === 0 && (tables as Row).n !== 0) {
+      throw new StoreRefused(
+        `${path} is an SQLite database but not a relay store; it was left untouched: move it aside or pass another --data-dir`,
+      );
+    }
+    db.exec('PRAGMA journal_mode = WAL');
+    // NORMAL in WAL mode: a commit survives the process being killed at any moment (the OS holds
+    // the written pages); only a power loss may drop the last commits. FULL would fsync each one.
+    db.exec('PRAGMA synchronous = NORMAL');
+    db.exec('PRAGMA busy_timeout = 5000');
+    // Checkpoints run on their own thread (SqliteCheckpointer), never inside a request's commit.
+    db.exec('PRAGMA wal_autocheckpoint = 0');
+    if (version === 0) {
+      db.exec('BEGIN IMMEDIATE');
+      db.exec(SCHEMA);
+      db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+      db.exec('COMMIT');
+    }
+    return db;
+  } catch (error) {
+    db?.close();
+    if (error instanceof StoreRefused) throw error;
+    throw new StoreRefused(
+      `${path} cannot be read as a relay database (${(error as Error).message}); it was left untouched: move it aside or pass another --data-dir`,
+    );
+  }
+}
+
+/** Every query the store runs, prepared once. */
+function prepareStatements(db: DatabaseSync) {
+  const s = (text: string): StatementSync => db.prepare(text);
+  return {
+    sessionExists: s('SELECT 1 FROM sessions WHERE session_id = ?'),
+    ownerCount: s('SELECT count(*) AS n FROM sessions WHERE owner = ? AND expires_at > ?'),
+    insertSession: s(
+      'INSERT INTO sessions (session_id, ttl_seconds, max_agents, greeting, creator_agent_id, created_at, expires_at, last_cursor, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    insertAgent: s(
+      'INSERT INTO agents (session_id, agent_id, session_key, joined_at, last_seen_at) VALUES (?, ?, ?, ?, ?)',
+    ),
+    session: s('SELECT * FROM sessions WHERE session_id = ?'),
+    agents: s('SELECT * FROM agents WHERE session_id = ? ORDER BY rowid'),
+    agentCount: s('SELECT count(*) AS n FROM agents WHERE session_id = ?'),
+    agentExists: s('SELECT 1 FROM agents WHERE session_id = ? AND agent_id = ?'),
+    deleteSession: s('DELETE FROM sessions WHERE session_id = ?'),
+    deleteAgents: s('DELETE FROM agents WHERE session_id = ?'),
+    deleteMessages: s('DELETE FROM messages WHERE session_id = ?'),
+    sessionIds: s('SELECT session_id FROM sessions'),
+    touchSession: s(
+      'UPDATE sessions SET ttl_seconds = coalesce(?, ttl_seconds), expires_at = ? + coalesce(?, ttl_seconds) * 1000 WHERE session_id = ?',
+    ),
+    touchAgent: s('UPDATE agents SET last_seen_at = ? WHERE session_id = ? AND agent_id = ?'),
+    removeAgent: s('DELETE FROM agents WHERE session_id = ? AND agent_id = ?'),
+    nextCursor: s(
+      'UPDATE sessions SET last_cursor = last_cursor + 1, expires_at = ? + ttl_seconds * 1000 WHERE session_id = ? RETURNING last_cursor',
+    ),
+    insertMessage: s(
+      'INSERT INTO messages (session_id, cursor, id, agent_id, text, json_text, verified, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    trimMessages: s('DELETE FROM messages WHERE session_id = ? AND cursor <= ?'),
+    readAfter: s(
+      'SELECT * FROM messages WHERE session_id = ? AND cursor > ? AND expires_at > ? ORDER BY cursor LIMIT ?',
+    ),
+    insertPairCode: s(
+      'INSERT INTO pair_codes (code, session_id, created_at, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+    ),
+    pairCode: s('SELECT * FROM pair_codes WHERE code = ?'),
+    claimPairCode: s('UPDATE pair_codes SET claimed_at = ? WHERE code = ?'),
+    releasePairCode: s('UPDATE pair_codes SET claimed_at = NULL WHERE code = ?'),
+    prunePairCodes: s('DELETE FROM pair_codes WHERE expires_at < ?'),
+    expiredSessions: s('SELECT session_id FROM sessions WHERE expires_at <= ?'),
+    expiredMessages: s('DELETE FROM messages WHERE expires_at <= ?'),
+    countSessions: s('SELECT count(*) AS n FROM sessions WHERE expires_at > ?'),
+    countAgents: s(
+      'SELECT count(*) AS n FROM agents JOIN sessions USING (session_id) WHERE sessions.expires_at > ?',
+    ),
+    countMessages: s(
+      'SELECT count(*) AS n FROM messages JOIN sessions USING (session_id) WHERE sessions.expires_at > ? AND messages.expires_at > ?',
+    ),
+  };
+}
+type Statements = ReturnType<typeof prepareStatements>;
+type StatementName = keyof Statements;
+
+export interface SqliteStorageOptions {
+  path: string;
+  maxMessagesPerSession: number;
+  log: (line: string) => void;
+}
+
+/**
+ * Sessions, members, pair codes and messages in one SQLite file (node:sqlite, WAL). Every method
+ * is one synchronous transaction, so a 2xx answered after it is on disk, and a cursor handed out
+ * was committed with its message: a restart continues from it.
+ */
+export class SqliteStorage extends LocalStorageBase implements RelayStorage {
+  private readonly sql: Statements;
+
+  private readonly checkpointer: SqliteCheckpointer;
+
+  static async open(options: SqliteStorageOptions): Promise<SqliteStorage> {
+    return new SqliteStorage(openDatabase(await loadSqlite(), options.path), options);
+  }
+
+  private constructor(
+    private readonly db: DatabaseSync,
+    private readonly options: SqliteStorageOptions,
+  ) {
+    super();
+    this.sql = prepareStatements(db);
+    this.checkpointer = new SqliteCheckpointer(options.path, options.log);
+  }
+
+  async createSession(session: SessionRecord, owner?: SessionOwner): Promise<CreateSessionResult> {
+    return this.transaction(() => {
+      if (this.sql.sessionExists.get(session.sessionId)) return 'taken';
+      if (owner) {
+        const live = this.one('ownerCount', owner.address, session.createdAt);
+        if (live >= owner.maxSessions) return 'limit';
+      }
+      this.run(
+        'insertSession',
+        session.sessionId,
+        session.ttlSeconds,
+        session.maxAgents,
+        session.greeting ?? null,
+        session.creatorAgentId ?? null,
+        session.createdAt,
+        session.expiresAt,
+        session.lastCursor,
+        owner?.address ?? null,
+      );
+      for (const agent of session.agents) this.insertAgent(session.sessionId, agent);
+      return 'created';
+    });
+  }
+
+  async getSession(sessionId: string): Promise<SessionRecord | undefined> {
+    return this.readSession(sessionId);
+  }
+
+  async deleteSession(sessionId: string): Promise<void> {
+    this.transaction(() => this.dropSession(sessionId));
+  }
+
+  async listSessionIds(): Promise<string[]> {
+    return (this.sql.sessionIds.all() as Row[]).map((row) => row.session_id as string);
+  }
+
+  async touch(
+    sessionId: string,
+    agentId: string,
+    at: number,
+    ttlSeconds?: number,
+  ): Promise<SessionRecord | undefined> {
+    return this.transaction(() => {
+      const ttl = ttlSeconds ?? null;
+      const changed = this.run('touchSession', ttl, at, ttl, sessionId);
+      if (changed === 0) return undefined;
+      this.run('touchAgent', at, sessionId, agentId);
+      return this.readSession(sessionId);
+    });
+  }
+
+  async addAgent(sessionId: string, agent: AgentRecord): Promise<AddAgentResult> {
+    return this.transaction(() => {
+      const row = this.sql.session.get(sessionId) as Row | undefined;
+      if (!row) return 'missing';
+      if (this.sql.agentExists.get(sessionId, agent.agentId)) return 'taken';
+      if (this.one('agentCount', sessionId) >= (row.max_agents as number)) return 'full';
+      this.insertAgent(sessionId, agent);
+      return 'added';
+    });
+  }
+
+  async removeAgent(sessionId: string, agentId: string): Promise<boolean> {
+    return this.transaction(() => this.run('removeAgent', sessionId, agentId) > 0);
+  }
+
+  async appendMessage(sessionId: string, draft: MessageDraft): Promise<StoredMessage | undefined> {
+    const message = this.transaction(() => {
+      const next = this.sql.nextCursor.get(draft.createdAt, sessionId) as Row | undefined;
+      if (!next) return undefined;
+      this.run('touchAgent', draft.createdAt, sessionId, draft.agentId);
+      const cursor = next.last_cursor as number;
+      this.run(
+        'insertMessage',
+        sessionId,
+        cursor,
+        draft.id,
+        draft.agentId,
+        draft.text,
+        draft.jsonText ?? null,
+        draft.verified ? 1 : 0,
+        draft.createdAt,
+        draft.expiresAt,
+      );
+      // Cursors in a session are consecutive, so the cap is a cursor range.
+      this.run('trimMessages', sessionId, cursor - this.options.maxMessagesPerSession);
+      return { ...draft, cursor };
+    });
+    if (message) this.notify(sessionId, message.cursor);
+    return message;
+  }
+
+  async readMessages(
+    sessionId: string,
+    after: number | undefined,
+    limit: number,
+    now: number,
+  ): Promise<StoredMessage[]> {
+    const rows = this.sql.readAfter.all(sessionId, after ?? 0, now, limit) as Row[];
+    return rows.map(messageFrom);
+  }
+
+  async putPairCode(record: PairCodeRecord): Promise<boolean> {
+    return this.transaction(
+      () =>
+        this.run(
+          'insertPairCode',
+          record.code,
+          record.sessionId,
+          record.createdAt,
+          record.expiresAt,
+        ) > 0,
+    );
+  }
+
+  async getPairCode(code: string): Promise<PairCodeRecord | undefined> {
+    const row = this.sql.pairCode.get(code) as Row | undefined;
+    return row && pairCodeFrom(row);
+  }
+
+  async claimPairCode(code: string, at: number): Promise<ClaimPairCodeResult> {
+    return this.transaction(() => {
+      const row = this.sql.pairCode.get(code) as Row | undefined;
+      if (!row) return 'missing';
+      if (row.claimed_at !== null || (row.expires_at as number) <= at) return 'unavailable';
+      this.run('claimPairCode', at, code);
+      return 'claimed';
+    });
+  }
+
+  async releasePairCode(code: string): Promise<void> {
+    this.transaction(() => this.run('releasePairCode', code));
+  }
+
+  async prunePairCodes(before: number): Promise<void> {
+    this.transaction(() => this.run('prunePairCodes', before));
+  }
+
+  async dropExpired(now: number): Promise<void> {
+    this.transaction(() => {
+      const expired = this.sql.expiredSessions.all(now) as Row[];
+      for (const row of expired) this.dropSession(row.session_id as string);
+      this.run('expiredMessages', now);
+    });
+    this.requests.sweep(now);
+  }
+
+  async counts(now: number): Promise<StorageCounts> {
+    return {
+      sessions: this.one('countSessions', now),
+      agents: this.one('countAgents', now),
+      messages: this.one('countMessages', now, now),
+    };
+  }
+
+  async close(): Promise<void> {
+    this.forgetListeners();
+    if (!this.db.isOpen) return;
+    this.db.close();
+    await this.checkpointer.close();
+  }
+
+  private readSession(sessionId: string): SessionRecord | undefined {
+    const row = this.sql.session.get(sessionId) as Row | undefined;
+    return row && sessionFrom(row, this.sql.agents.all(sessionId) as Row[]);
+  }
+
+  private dropSession(sessionId: string): void {
+    this.run('deleteMessages', sessionId);
+    this.run('deleteAgents', sessionId);
+    this.run('deleteSession', sessionId);
+  }
+
+  private insertAgent(sessionId: string, agent: AgentRecord): void {
+    this.run(
+      'insertAgent',
+      sessionId,
+      agent.agentId,
+      agent.sessionKey,
+      agent.joinedAt,
+      agent.lastSeenAt,
+    );
+  }
+
+  private run(name: StatementName, ...params: (string | number | null)[]): number {
+    return Number(this.sql[name].run(...params).changes);
+  }
+
+  private one(name: StatementName, ...params: (string | number | null)[]): number {
+    return (this.sql[name].get(...params) as Row).n as number;
+  }
+
+  private transaction<T>(body: () => T): T {
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = body();
+      this.db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      this.db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+}
