@@ -9,6 +9,7 @@ import {
   withE2eFragment,
 } from '../../src/protocol/e2e/index.js';
 import { failure, makeCore, tempDir } from '../helpers/core.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 import { RecordingProxy } from '../helpers/recording-proxy.js';
 import { useRelay } from '../helpers/relay.js';
 
@@ -182,5 +183,50 @@ describe('end-to-end encryption in the core', async () => {
     } finally {
       await core.close();
     }
+  });
+});
+
+describe('end-to-end encryption and recovered memberships', async () => {
+  const clock = new FakeClock();
+  const relay = await useRelay({ clock, agentInactivitySeconds: 3 });
+
+  async function encryptedPair() {
+    const alice = makeCore(relay.url, { agentId: 'alice' });
+    const created = await alice.manager.create({ e2e: true, alias: 'chat', greeting: 'hi' });
+    const pairing = await alice.manager.pair('chat');
+    const bob = makeCore(relay.url, { agentId: 'bob' });
+    await bob.manager.claim({ code: pairing.url, alias: 'chat' });
+    await alice.manager.poll('chat');
+    await bob.manager.poll('chat');
+    return { alice, bob, sessionId: created.session.sessionId };
+  }
+
+  it('keeps sealing and opening after a rejoin under the same id', async () => {
+    const { alice, bob } = await encryptedPair();
+    clock.advanceSeconds(4);
+    await alice.manager.send('chat', { text: 'while bob was away' });
+    const sent = await bob.manager.send('chat', { text: 'back' });
+    expect(sent).toMatchObject({ format: 'encrypted', rejoined: { agentId: 'bob' } });
+    const read = await alice.manager.poll('chat');
+    expect(read.messages.map((m) => [m.from, m.text, m.decrypted])).toEqual([
+      ['bob', 'back', true],
+    ]);
+    expect((await bob.manager.poll('chat')).messages.map((m) => m.text)).toEqual([
+      'while bob was away',
+      'back',
+    ]);
+  });
+
+  it('seals again under a fresh id when a refused key makes the rejoin take one', async () => {
+    const { alice, bob, sessionId } = await encryptedPair();
+    bob.store.patch(sessionId, { sessionKey: 'f'.repeat(64) });
+    const sent = await bob.manager.send('chat', { text: 'as bob-2' });
+    expect(sent).toMatchObject({ format: 'encrypted', rejoined: { agentId: 'bob-2' } });
+    expect(bob.manager.info('chat').e2e?.key).toBe('present');
+    const read = await alice.manager.poll('chat');
+    // Sealed for bob-2 (the relay's attribution, in the AAD), so it opens: not tampered.
+    expect(read.messages.map((m) => [m.from, m.text, m.e2eError])).toEqual([
+      ['bob-2', 'as bob-2', undefined],
+    ]);
   });
 });
