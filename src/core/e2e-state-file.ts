@@ -10,15 +10,7 @@
  * the next messages, at worst missing a replay), so it is written without a sync; a torn guard
  * reads as none.
  */
-import {
-  fdatasyncSync,
-  fstatSync,
-  ftruncateSync,
-  mkdirSync,
-  readFileSync,
-  readSync,
-  writeSync,
-} from 'node:fs';
+import { fdatasyncSync, fstatSync, mkdirSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { uptime } from 'node:os';
 import { join } from 'node:path';
 import type { E2eSessionRecord } from '../protocol/e2e/index.js';
@@ -104,12 +96,17 @@ export class E2eStateFiles {
       this.withFile(path, true, (fd) => {
         const { next, result } = fn(this.readGuard(path, fd));
         if (next) {
-          const text = JSON.stringify(next);
-          const bytes = Buffer.from(text, 'utf8');
+          const json = Buffer.from(JSON.stringify(next), 'utf8');
+          const size = fstatSync(fd).size;
+          // A shorter guard is padded with spaces (JSON allows them) rather than truncated: the
+          // file keeps its size, so the write changes no metadata.
+          const bytes =
+            json.length >= size
+              ? json
+              : Buffer.concat([json, Buffer.alloc(size - json.length, 0x20)]);
           writeSync(fd, bytes, 0, bytes.length, 0);
-          ftruncateSync(fd, bytes.length);
           // Written from checked data: no need to check it again when read back.
-          this.parsed.set(path, { text, guard: next });
+          this.parsed.set(path, { text: bytes.toString('utf8'), guard: next });
         }
         return result;
       }),

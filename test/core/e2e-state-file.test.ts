@@ -41,3 +41,16 @@ describe('the encryption state beside the store', () => {
     expect(new E2eStateFiles(dir).guard(SESSION)).toBeUndefined();
   });
 });
+
+describe('a guard that shrinks', () => {
+  it('is padded in place and reads back as written', () => {
+    const dir = tempDir();
+    const files = new E2eStateFiles(dir);
+    const long = { through: '123456789', senders: [], notes: [] };
+    const short = { through: '5', senders: [], notes: [] };
+    files.updateGuard(SESSION, () => ({ next: long, result: undefined }));
+    files.updateGuard(SESSION, () => ({ next: short, result: undefined }));
+    expect(new E2eStateFiles(dir).guard(SESSION)).toEqual(short);
+    expect(files.guard(SESSION)).toEqual(short);
+  });
+});
