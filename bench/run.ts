@@ -11,6 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { coldStart } from './benchmarks/cold-start.ts';
 import { delivery } from './benchmarks/delivery.ts';
+import { e2eLatency } from './benchmarks/e2e-latency.ts';
 import { e2eSize } from './benchmarks/e2e-size.ts';
 import { fanOut } from './benchmarks/fan-out.ts';
 import { growth } from './benchmarks/growth.ts';
@@ -46,6 +47,7 @@ const BENCHMARKS: { n: number; name: string; run: Benchmark; quickS: number; ful
   { n: 9, name: 'relay memory', run: relayMemory, quickS: 40, fullS: 120 },
   { n: 10, name: 'relay stores vs a Hono floor', run: stores, quickS: 90, fullS: 240 },
   { n: 11, name: 'E2E envelope size', run: e2eSize, quickS: 20, fullS: 60 },
+  { n: 12, name: 'E2E send and poll vs plain', run: e2eLatency, quickS: 40, fullS: 150 },
 ];
 
 function parseArgs(argv: string[]) {

@@ -103,7 +103,7 @@ async function runCoreCommand(
   values: Record<string, string | boolean | undefined>,
   positional: string | undefined,
 ): Promise<number> {
-  const { configFromEnv, createCore } = await import('./core/index.js');
+  const { configFromEnv, createCore, isNexusError } = await import('./core/index.js');
   const { importShellClientSessions, runDoctor, setDefaultUrl } = await import(
     './commands/index.js'
   );
@@ -117,7 +117,14 @@ async function runCoreCommand(
     }
     if (command === 'import-cli') {
       const from = typeof values.from === 'string' ? values.from : undefined;
-      print(importShellClientSessions(core.manager, from));
+      try {
+        print(await importShellClientSessions(core.manager, from));
+      } catch (error) {
+        if (!isNexusError(error, 'invalid_argument')) throw error;
+        // Nothing to import from there: a mistake in how the command was called.
+        process.stderr.write(`nexus-messaging-mcp import-cli: ${error.message}\n`);
+        return 2;
+      }
       return 0;
     }
     print(setDefaultUrl(core.manager, positional));

@@ -1,7 +1,7 @@
 /**
  * `doctor`: what a human checks when something seems off. Reachability, version and
  * capabilities of every relay in use; for every session whether its relay still knows it and
- * whether we are still a member; the store's file modes. Meant for a terminal, so it may show
+ * whether we are still a member; the store's file modes and any entries it quarantined. Meant for a terminal, so it may show
  * full session ids.
  */
 
@@ -20,6 +20,8 @@ export interface DoctorReport {
   ok: boolean;
   version: string;
   store: { dir: string; file: string; dirMode?: string; fileMode?: string; ok: boolean };
+  /** Store entries that failed the schema, moved to the quarantine file for a human. */
+  quarantined?: { file: string; entries: { sessionId: string; problem: string; at: string }[] };
   defaultServer: string;
   agentId: string;
   servers: {
@@ -62,6 +64,13 @@ export async function runDoctor(manager: SessionManager): Promise<DoctorReport> 
     );
   }
 
+  const quarantined = manager.registry.quarantined();
+  if (quarantined.entries.length > 0) {
+    problems.push(
+      `${quarantined.entries.length} invalid store entr${quarantined.entries.length === 1 ? 'y was' : 'ies were'} moved to ${quarantined.file}: repair and re-import by hand, or delete the file.`,
+    );
+  }
+
   const defaultServer = manager.defaultServer();
   const entries = await manager.list();
   const servers = [...new Set([defaultServer, ...entries.map((entry) => entry.session.server)])];
@@ -90,7 +99,7 @@ export async function runDoctor(manager: SessionManager): Promise<DoctorReport> 
     const { session } = entry;
     if (entry.live === 'active' && entry.member === false) {
       problems.push(
-        `Session ${session.label} is alive but ${session.agentId} is no longer a member: join or claim again.`,
+        `Session ${session.label} is alive but ${session.agentId} is no longer a member: the next send or poll joins it again (unless NEXUS_AUTO_REJOIN=0), as does join_session with its alias.`,
       );
     }
     if (entry.live === 'error') problems.push(`Session ${session.label}: ${entry.error}`);
@@ -116,6 +125,7 @@ export async function runDoctor(manager: SessionManager): Promise<DoctorReport> 
       ...(modes.file !== undefined && { fileMode: octal(modes.file) }),
       ok: storeOk,
     },
+    ...(quarantined.entries.length > 0 && { quarantined }),
     defaultServer,
     agentId,
     servers: serverReports,

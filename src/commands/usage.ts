@@ -22,7 +22,8 @@ export const COMMANDS = {
   'import-cli': {
     usage: 'nexus-messaging-mcp import-cli [--from DIR]',
     summary: "import the shell client's sessions",
-    details: '  --from DIR  where the shell client keeps them (default ~/.config/messaging)\n',
+    details:
+      '  --from DIR  where the shell client keeps them: sessions/, aliases.json, config.json\n              (default ~/.config/messaging; a missing directory exits 2)\n',
   },
   'set-url': {
     usage: 'nexus-messaging-mcp set-url URL | --clear',
@@ -68,6 +69,11 @@ Environment:
   NEXUS_MCP_HOME          where sessions and keys are stored (default: the platform config dir)
   NEXUS_HTTP_TIMEOUT_MS   timeout of each relay request (default 10000)
   NEXUS_POLL_INTERVAL_MS  fastest polling interval on relays without long-poll (default 1000)
+  NEXUS_AUTO_REJOIN       0: do not join a session again by itself after the relay removed this agent (default 1)
+  NEXUS_E2E               on: new sessions are end-to-end encrypted unless create_session says e2e: false (default off)
+  NEXUS_CLIENT_REDACTION  off: do not redact secrets from messages before sending (default on)
+  NEXUS_MAX_RESPONSE_BYTES  largest relay response read (default 8388608)
+  NEXUS_REQUESTS_PER_MINUTE requests a minute to each relay when polling many sessions (default 100; 0: no limit)
 `;
 
 export function commandUsage(name: CommandName): string {

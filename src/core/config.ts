@@ -25,8 +25,12 @@ export interface CoreConfig {
    * injected text cannot switch it off.
    */
   clientRedaction?: boolean;
+  /** `NEXUS_E2E=on`: new sessions are end-to-end encrypted unless `create_session` says `e2e: false`. */
+  e2e?: boolean;
   /** `NEXUS_REQUESTS_PER_MINUTE`: requests a minute to each relay (0: no limit). */
   requestsPerMinute?: number;
+  /** `NEXUS_AUTO_REJOIN=0` turns off rejoining a lost membership by itself; unset means on. */
+  autoRejoin?: boolean;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv, flags: { url?: string } = {}): CoreConfig {
@@ -53,6 +57,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv, flags: { url?: string } = 
       'NEXUS_POLL_INTERVAL_MS',
     ),
     clientRedaction: onOff(env.NEXUS_CLIENT_REDACTION, true, 'NEXUS_CLIENT_REDACTION'),
+    autoRejoin: flag(env.NEXUS_AUTO_REJOIN, true, 'NEXUS_AUTO_REJOIN'),
+    e2e: onOff(env.NEXUS_E2E, false, 'NEXUS_E2E'),
     ...(nonEmpty(env.NEXUS_REQUESTS_PER_MINUTE) !== undefined && {
       requestsPerMinute: wholeNumber(env.NEXUS_REQUESTS_PER_MINUTE, 'NEXUS_REQUESTS_PER_MINUTE'),
     }),
@@ -98,6 +104,14 @@ function onOff(value: string | undefined, fallback: boolean, name: string): bool
   if (setting === undefined) return fallback;
   if (setting === 'on' || setting === 'off') return setting === 'on';
   throw clientError('invalid_argument', `${name} must be on or off.`);
+}
+
+function flag(value: string | undefined, fallback: boolean, name: string): boolean {
+  const setting = nonEmpty(value)?.toLowerCase();
+  if (setting === undefined) return fallback;
+  if (['1', 'on', 'true', 'yes'].includes(setting)) return true;
+  if (['0', 'off', 'false', 'no'].includes(setting)) return false;
+  throw clientError('invalid_argument', `${name} must be 1 or 0 (on or off).`);
 }
 
 function wholeNumber(value: string | undefined, name: string): number {

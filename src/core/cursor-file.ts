@@ -5,19 +5,12 @@
  * The rules for moving it live in inbox.ts; this module only keeps the bytes.
  */
 import { createHash } from 'node:crypto';
-import {
-  closeSync,
-  fstatSync,
-  mkdirSync,
-  openSync,
-  readSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { mkdirSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { CURSOR_PATTERN } from '../protocol/index.js';
 import { clientError } from './errors.js';
 import { withFileLock } from './file-lock.js';
+import { OpenFiles } from './open-files.js';
 
 const RECORD_BYTES = 512;
 /** Records kept open at once; the least recently opened is closed beyond this. */
@@ -39,7 +32,7 @@ export class CursorFiles {
   private made = false;
   private readonly buffer = Buffer.alloc(RECORD_BYTES);
   /** Open records, kept open: an open and a close cost more than the read or write itself. */
-  private readonly open = new Map<string, number>();
+  private readonly files = new OpenFiles(MAX_OPEN);
   private readonly paths = new Map<string, string>();
 
   constructor(storeDir: string) {
@@ -104,36 +97,11 @@ export class CursorFiles {
    * removed (leave, rejoin) has no links left: it is dropped and opened afresh.
    */
   private fd(sessionId: string, create: boolean): number | undefined {
-    let fd = this.open.get(sessionId);
-    if (fd !== undefined && fstatSync(fd).nlink === 0) {
-      this.forget(sessionId);
-      fd = undefined;
-    }
-    if (fd !== undefined) return fd;
-    const path = this.path(sessionId);
-    try {
-      fd = openSync(path, 'r+');
-    } catch (error) {
-      if (!create || (error as NodeJS.ErrnoException).code !== 'ENOENT') return undefined;
-      fd = openSync(path, 'w+', 0o600);
-    }
-    this.open.set(sessionId, fd);
-    if (this.open.size > MAX_OPEN) {
-      const oldest = this.open.keys().next().value;
-      if (oldest !== undefined) this.forget(oldest);
-    }
-    return fd;
+    return this.files.get(this.path(sessionId), create);
   }
 
   private forget(sessionId: string): void {
-    const fd = this.open.get(sessionId);
-    if (fd === undefined) return;
-    this.open.delete(sessionId);
-    try {
-      closeSync(fd);
-    } catch {
-      // already closed
-    }
+    this.files.close(this.path(sessionId));
   }
 
   private ensureDir(): void {

@@ -3,7 +3,13 @@
  * relay, a proxy's HTML page, a refused connection, a bad argument — becomes a NexusError with
  * a stable code and a hint saying what to do next. Nothing raw (undici errors, stacks) escapes.
  */
-import { isProtocolErrorCode, PROTOCOL_ERRORS, type ProtocolErrorCode } from '../protocol/index.js';
+import { E2eError } from '../protocol/e2e/index.js';
+import {
+  isProtocolErrorCode,
+  PROTOCOL_ERRORS,
+  type ProtocolErrorCode,
+  SecretInMessageError,
+} from '../protocol/index.js';
 
 /** Why a relay could not be reached, as far as the connection attempt tells. */
 export type NetworkCause =
@@ -47,15 +53,24 @@ const CLIENT_ERRORS = {
     'Another local session already has that alias: choose another one, or clear it there first.',
   json_not_supported:
     'This relay accepts text messages only: send the payload as text, or allow folding it into the text.',
-  already_member:
-    'One local store holds one membership per session: keep using that agent id, leave first, or give the other agent its own NEXUS_MCP_HOME.',
   creator_cannot_leave:
-    'The creator of a session cannot leave it: the session ends when its TTL runs out without activity.',
+    'The creator cannot leave on the relay. To drop the session from this install, call leave_session with forget: true (it then ends on the relay when its TTL runs out without activity); to keep it alive instead, call renew_session.',
+  store_busy:
+    'Another nexus process held the session store for too long: try again; if it persists, see which process holds the lock named above.',
   session_expired: 'The session expired on its relay: tell the human, and create a new session.',
   store_error:
     'The local session store could not be read or written: check the permissions of its directory.',
   request_budget:
     "This server held back requests to keep within the relay's rate limit: call again after the time given.",
+  secret_in_message:
+    'Remove the key or link from the message and send again; share a link only through the human, never through a session.',
+  e2e_key_missing:
+    'This session is end-to-end encrypted and its key is missing: ask the human for the full link (with the part after #) and claim or join with it.',
+  invalid_e2e_link:
+    'Copy the whole link again, exactly as it was shared, including everything after #.',
+  unsupported_e2e_version:
+    'Update nexus-messaging-mcp, or ask the other side for a version 1 link.',
+  plaintext_too_large: 'Split it into smaller messages.',
 } as const;
 
 export type ClientErrorCode = keyof typeof CLIENT_ERRORS;
@@ -144,6 +159,8 @@ export function isNexusError(error: unknown, code?: NexusErrorCode): error is Ne
 /** Anything thrown becomes a NexusError; unknown errors keep only their message. */
 export function toNexusError(error: unknown): NexusError {
   if (error instanceof NexusError) return error;
+  const usage = fromUsageError(error);
+  if (usage) return usage;
   if (error instanceof Error && error.name === 'AbortError') {
     return clientError('aborted', 'The operation was cancelled.');
   }
@@ -153,4 +170,19 @@ export function toNexusError(error: unknown): NexusError {
     message,
     hint: 'An unexpected error occurred in the client: please report it.',
   });
+}
+
+/**
+ * The protocol layer's own refusals (a secret in a message, a bad #e2e= key, a payload too large
+ * to encrypt) as NexusErrors, with their codes and hints; undefined for anything else.
+ */
+export function fromUsageError(error: unknown): NexusError | undefined {
+  if (error instanceof SecretInMessageError) {
+    return clientError('secret_in_message', error.message, { hint: error.hint });
+  }
+  if (error instanceof E2eError) {
+    const code = error.code === 'invalid_payload' ? 'invalid_argument' : error.code;
+    return clientError(code, error.message, { hint: error.hint });
+  }
+  return undefined;
 }

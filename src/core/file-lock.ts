@@ -4,7 +4,9 @@
  * of this process's pid file to the lock's name (atomic, EEXIST when held): 10 µs here against
  * 33 µs for creating, writing and closing a file with O_EXCL, which stays as the fallback where
  * hard links are not supported. Held for a file read and write only, so waiting is a short
- * synchronous sleep.
+ * synchronous sleep: a live owner is waited for at most LOCK_TIMEOUT_MS, then the caller hears
+ * `store_busy`. A lock file that names no pid (garbage) or cannot be read was not written by a
+ * working process of ours, and is broken at once.
  */
 import {
   closeSync,
@@ -20,9 +22,13 @@ import {
 import { dirname, join } from 'node:path';
 import { clientError } from './errors.js';
 
-const LOCK_TIMEOUT_MS = 10_000;
-/** A lock older than this whose owner cannot be checked is taken as left by a crash. */
-const LOCK_STALE_MS = 30_000;
+/** The longest a caller waits for a lock whose owner is alive. */
+export const LOCK_TIMEOUT_MS = 2_000;
+/**
+ * An empty lock file younger than this may be one being written (the O_EXCL fallback opens
+ * before it writes its pid); older, it was left by a crash.
+ */
+const EMPTY_GRACE_MS = 1_000;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 const PID_LINE = Buffer.from(`${process.pid}\n`);
 /** Per directory: this process's pid file, or null where hard links failed. */
@@ -57,15 +63,23 @@ function lock(lockFile: string, what: string): void {
     if (isStale(lockFile)) {
       try {
         unlinkSync(lockFile);
-      } catch {
-        // another process broke it first
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        // ENOENT: another process broke it first.
+        if (code !== 'ENOENT') {
+          throw clientError(
+            'store_error',
+            `Cannot lock ${what}: the stale lock file ${lockFile} cannot be removed (${code ?? 'error'}); delete it by hand.`,
+          );
+        }
       }
       continue;
     }
     if (Date.now() > deadline) {
+      const owner = ownerOf(lockFile);
       throw clientError(
-        'store_error',
-        `${what.charAt(0).toUpperCase()}${what.slice(1)} stayed locked for ${LOCK_TIMEOUT_MS} ms; if no other nexus process is running, delete ${lockFile}.`,
+        'store_busy',
+        `${what.charAt(0).toUpperCase()}${what.slice(1)} stayed locked for ${LOCK_TIMEOUT_MS / 1000} s by ${owner === undefined ? 'another process' : `process ${owner}`} (lock file ${lockFile}); if that process is hung, stop it, or delete the lock file.`,
       );
     }
     Atomics.wait(sleeper, 0, 0, 1 + Math.floor(Math.random() * 4));
@@ -73,14 +87,38 @@ function lock(lockFile: string, what: string): void {
 }
 
 function isStale(lockFile: string): boolean {
+  let text: string;
   try {
-    const owner = Number.parseInt(readFileSync(lockFile, 'utf8'), 10);
-    if (Number.isInteger(owner) && owner > 0) return owner !== process.pid && !isAlive(owner);
-    // No pid to ask about: only age can tell.
-    return Date.now() - statSync(lockFile).mtimeMs > LOCK_STALE_MS;
+    text = readFileSync(lockFile, 'utf8');
+  } catch (error) {
+    // Gone between our attempts: just try again. Unreadable: no process of ours wrote it.
+    return (error as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
+  if (text === '') {
+    try {
+      return Date.now() - statSync(lockFile).mtimeMs > EMPTY_GRACE_MS;
+    } catch {
+      return false;
+    }
+  }
+  const owner = pidIn(text);
+  // Garbage names no process to wait for.
+  if (owner === undefined) return true;
+  return owner !== process.pid && !isAlive(owner);
+}
+
+/** The pid a lock file holds: digits and a newline, as `take` writes them. */
+function pidIn(text: string): number | undefined {
+  if (!/^\d{1,10}\n?$/.test(text)) return undefined;
+  const pid = Number.parseInt(text, 10);
+  return pid > 0 ? pid : undefined;
+}
+
+function ownerOf(lockFile: string): number | undefined {
+  try {
+    return pidIn(readFileSync(lockFile, 'utf8'));
   } catch {
-    // Gone or unreadable between our attempts: just try again.
-    return false;
+    return undefined;
   }
 }
 

@@ -21,26 +21,29 @@
  * So after any cancel, the next poll or wait returns every message not yet shown. The one gap
  * left is a process killed in the microseconds between committing and writing its answer.
  */
+import type { E2eKind, E2ePayload } from '../protocol/e2e/index.js';
 import {
   compareCursors,
   isCursor,
   type Member,
-  type Message,
   maxCursor,
   type SendRequest,
 } from '../protocol/index.js';
 import { type Clock, isoNow } from './clock.js';
 import { mapLimit } from './concurrency.js';
 import type { ReadPosition } from './cursor-file.js';
+import type { E2eSessions } from './e2e-sessions.js';
 import { clientError, isNexusError, NexusError, quoted } from './errors.js';
 import {
   GREETING_CURSOR,
+  type InboxMessage,
   isGreeting,
   type MessageView,
   messageSize,
   takeWithinBudget,
   toMessageView,
 } from './messages.js';
+import type { Recovery, Rejoined } from './recovery.js';
 import { type Capabilities, type RelayClient, signalOpt } from './relay-client.js';
 import type { RequestBudget } from './request-budget.js';
 import type { SessionRegistry } from './session-registry.js';
@@ -48,6 +51,10 @@ import { type SessionInfo, sessionLabel, toSessionInfo } from './sessions.js';
 import type { SessionStore, StoredSession } from './store.js';
 
 export const DEFAULT_POLL_LIMIT = 50;
+/** The most messages one poll returns per session; larger limits are clamped to it. */
+export const MAX_POLL_LIMIT = 200;
+/** Pages read at most to find the last messages of a session (`last`). */
+const MAX_HISTORY_PAGES = 100;
 export const DEFAULT_BUDGET_CHARS = 20_000;
 const POLL_ALL_CONCURRENCY = 8;
 
@@ -65,8 +72,13 @@ export interface SendResult {
   cursor: string;
   verified: boolean;
   redacted: number;
-  /** `json`: sent natively; `folded`: the payload went into the text (text-only relay). */
-  format: 'text' | 'json' | 'folded';
+  /**
+   * `json`: sent natively; `folded`: the payload went into the text (text-only relay);
+   * `encrypted`: text and payload went inside an envelope.
+   */
+  format: 'text' | 'json' | 'folded' | 'encrypted';
+  /** The membership had to be recovered first (see recovery.ts). */
+  rejoined?: Rejoined;
 }
 
 export interface PollOptions {
@@ -74,6 +86,8 @@ export interface PollOptions {
   after?: string;
   members?: boolean;
   limit?: number;
+  /** The last N messages, without moving the read position (overrides `after`). */
+  last?: number;
   budgetChars?: number;
   signal?: AbortSignal;
 }
@@ -94,6 +108,8 @@ export interface PollResult {
   members?: Member[];
   /** What this result handed over, for `giveBack` should the host never receive it. */
   delivery?: Delivery;
+  /** The membership had to be recovered first (see recovery.ts). */
+  rejoined?: Rejoined;
 }
 
 export interface SessionError {
@@ -113,7 +129,8 @@ export interface FetchedBatch {
   session: StoredSession;
   /** The `after` the batch was fetched with; absent for a replay from the very start. */
   after?: string;
-  messages: Message[];
+  /** Opened, in an encrypted session (e2e-sessions.ts). */
+  messages: InboxMessage[];
   nextCursor?: string;
   members?: Member[];
   /** The relay returned as many messages as asked for: there may be more. */
@@ -141,6 +158,8 @@ export interface InboxOptions {
   client: RelayClient;
   budget: RequestBudget;
   clock: Clock;
+  recovery: Recovery;
+  e2e: E2eSessions;
 }
 
 export class Inbox {
@@ -149,8 +168,12 @@ export class Inbox {
   private readonly client: RelayClient;
   private readonly budget: RequestBudget;
   private readonly clock: Clock;
+  private readonly recovery: Recovery;
+  private readonly e2e: E2eSessions;
 
   constructor(options: InboxOptions) {
+    this.recovery = options.recovery;
+    this.e2e = options.e2e;
     this.registry = options.registry;
     this.store = options.store;
     this.client = options.client;
@@ -162,18 +185,28 @@ export class Inbox {
 
   async send(reference: string, options: SendOptions): Promise<SendResult> {
     const session = this.registry.find(reference);
-    const text = options.text ?? '';
-    if (!text && options.json === undefined) {
+    if (!options.text && options.json === undefined) {
       throw clientError('invalid_argument', 'A message needs text, a json payload, or both.');
     }
+    // Secrets never leave the machine: refused or redacted before anything is sealed or sent.
+    const prepared = this.e2e.prepare({
+      ...(options.text && { text: options.text }),
+      ...(options.json !== undefined && { json: options.json }),
+    });
+    if (session.e2e) {
+      const sent = await this.sendEnvelope(session, 'message', prepared.body, options.signal);
+      return { ...sent, redacted: prepared.redacted + sent.redacted };
+    }
+    const text = prepared.body.text ?? '';
+    const json = prepared.body.json;
     let body: SendRequest = { text };
     let format: SendResult['format'] = 'text';
-    if (options.json !== undefined) {
+    if (json !== undefined) {
       const capabilities = await this.capabilitiesOf(session.server, options.signal);
       if (capabilities.messageFormat.includes('json')) {
         body = text
-          ? { text, json: options.json as SendRequest['json'] }
-          : { json: options.json as SendRequest['json'] };
+          ? { text, json: json as SendRequest['json'] }
+          : { json: json as SendRequest['json'] };
         format = 'json';
       } else if (options.strict) {
         throw clientError(
@@ -181,32 +214,77 @@ export class Inbox {
           `The relay of session ${sessionLabel(session)} accepts text messages only.`,
         );
       } else {
-        body = { text: foldJson(text, options.json) };
+        body = { text: foldJson(text, json) };
         format = 'folded';
       }
     }
-    const { data } = await this.registry.withExpiry(session, () =>
-      this.client.send(session, body, signalOpt(options.signal)),
+    const sent = await this.deliver(session, () => body, options.signal);
+    return { ...sent, redacted: prepared.redacted + sent.redacted, format };
+  }
+
+  /**
+   * Seals a payload as an envelope of `kind` and sends it as a text body: messages of an
+   * encrypted session, its greeting (kind 2) and a joiner's hello (kind 3). The payload is
+   * already prepared (`E2eSessions.prepare`).
+   */
+  async sendEnvelope(
+    session: StoredSession,
+    kind: E2eKind,
+    payload: E2ePayload,
+    signal?: AbortSignal,
+  ): Promise<SendResult> {
+    // The sender's agent id is in the AAD: a recovery that rejoined under a fresh id seals again.
+    let sealed: { agentId: string; text: string } | undefined;
+    const bodyFor = (current: StoredSession): SendRequest => {
+      if (sealed?.agentId !== current.agentId) {
+        sealed = { agentId: current.agentId, text: this.e2e.seal(current, kind, payload) };
+      }
+      return { text: sealed.text };
+    };
+    bodyFor(session);
+    return { ...(await this.deliver(session, bodyFor, signal)), format: 'encrypted' };
+  }
+
+  /** What every send needs to leave the machine: prepared, as `E2eSessions.prepare` does. */
+  prepare<T extends { text?: string; json?: unknown }>(body: T): { body: T; redacted: number } {
+    return this.e2e.prepare(body);
+  }
+
+  /** Sends `bodyFor(the membership as it stands)`, recovering a lost membership once. */
+  private async deliver(
+    session: StoredSession,
+    bodyFor: (current: StoredSession) => SendRequest,
+    signal: AbortSignal | undefined,
+  ): Promise<Omit<SendResult, 'format'>> {
+    let sender = session;
+    const { data } = await this.recovery.run(
+      session,
+      (current) => {
+        sender = current;
+        return this.client.send(current, bodyFor(current), signalOpt(signal));
+      },
+      signal,
     );
     // Our own message must not wake our next wait: step past it when nothing else came between.
     // Nothing durable changes otherwise, so then nothing is locked or written.
     const follows = (position: ReadPosition) =>
       position.returned.length === 0 && BigInt(data.cursor) - 1n === BigInt(position.cursor);
-    const seen = this.store.position(session);
+    const seen = this.store.position(sender);
     const cursor = follows(seen)
-      ? this.store.movePosition(session, (position) => {
+      ? this.store.movePosition(sender, (position) => {
           if (!follows(position)) return { result: position.cursor };
           const next = { ...position, cursor: data.cursor, lastUsedAt: isoNow(this.clock) };
           return { next, result: next.cursor };
         })
       : seen.cursor;
+    const rejoined = this.recovery.take(session.sessionId);
     return {
-      session: toSessionInfo({ ...session, cursor }),
+      session: toSessionInfo({ ...sender, cursor }),
       id: data.id,
       cursor: data.cursor,
       verified: true,
       redacted: data.redacted ?? 0,
-      format,
+      ...(rejoined && { rejoined }),
     };
   }
 
@@ -214,6 +292,7 @@ export class Inbox {
 
   async poll(reference: string, options: PollOptions = {}): Promise<PollResult> {
     const session = this.registry.find(reference);
+    if (options.last !== undefined) return this.last(session, options.last, options);
     const replay = options.after !== undefined;
     const limit = options.limit ?? DEFAULT_POLL_LIMIT;
     const batch = await this.fetch(session, {
@@ -290,21 +369,29 @@ export class Inbox {
    */
   async fetch(session: StoredSession, options: FetchOptions = {}): Promise<FetchedBatch> {
     const after = options.after === undefined ? this.dueFrom(session) : options.after;
-    const { data } = await this.registry.withExpiry(session, () =>
-      this.client.poll(
-        session,
-        {
-          ...(after !== null && { after }),
-          ...(options.members && { members: true }),
-          ...(options.limit !== undefined && { limit: options.limit + 1 }),
-          ...(options.waitMs !== undefined && { waitMs: options.waitMs }),
-        },
-        signalOpt(options.signal),
-      ),
-    );
-    const messages = [...data.messages].sort((a, b) => compareCursors(a.cursor, b.cursor));
-    return {
+    let reader = session;
+    const { data } = await this.recovery.run(
       session,
+      (current) => {
+        reader = current;
+        return this.client.poll(
+          current,
+          {
+            ...(after !== null && { after }),
+            ...(options.members && { members: true }),
+            ...(options.limit !== undefined && { limit: options.limit + 1 }),
+            ...(options.waitMs !== undefined && { waitMs: options.waitMs }),
+          },
+          signalOpt(options.signal),
+        );
+      },
+      options.signal,
+    );
+    const sorted = [...data.messages].sort((a, b) => compareCursors(a.cursor, b.cursor));
+    // Decrypted in cursor order, so the replay guard judges each message once.
+    const messages = this.e2e.open(reader, sorted);
+    return {
+      session: reader,
       ...(after !== null && { after }),
       messages,
       ...(data.nextCursor !== undefined && { nextCursor: data.nextCursor }),
@@ -330,7 +417,10 @@ export class Inbox {
       const last = due.at(-1)?.cursor;
       const onlyOwn =
         last !== undefined &&
-        due.every((message) => message.agentId === session.agentId && !isGreeting(message));
+        due.every(
+          (message) =>
+            message.hidden || (message.agentId === session.agentId && !isGreeting(message)),
+        );
       if (!onlyOwn || !startsBefore(batch, position)) return { result: false };
       return { next: advance(position, last, isoNow(this.clock)), result: true };
     });
@@ -357,8 +447,60 @@ export class Inbox {
     }
   }
 
+  /** Whether a relay has answered this process before: then losing it is an outage. */
+  relayAnswered(server: string): boolean {
+    return this.client.answered(server);
+  }
+
   capabilitiesOf(server: string, signal?: AbortSignal): Promise<Capabilities> {
     return this.client.capabilities(server, signalOpt(signal));
+  }
+
+  /**
+   * The last `count` messages of a session (the greeting aside), read forward from a little
+   * before the read position and, when that holds fewer, from the start; nothing moves.
+   */
+  private async last(
+    session: StoredSession,
+    count: number,
+    options: PollOptions,
+  ): Promise<PollResult> {
+    const want = Math.min(Math.max(1, Math.trunc(count)), MAX_POLL_LIMIT);
+    const position = this.store.position(session);
+    const guess = BigInt(position.cursor) - BigInt(want);
+    let tail: InboxMessage[] = [];
+    let scanned: FetchedBatch | undefined;
+    for (const start of guess > 0n ? [guess.toString(), '0'] : ['0']) {
+      tail = [];
+      let after = start;
+      for (let page = 0; page < MAX_HISTORY_PAGES; page++) {
+        scanned = await this.fetch(session, {
+          after,
+          limit: MAX_POLL_LIMIT,
+          ...(page === 0 && options.members !== undefined && { members: options.members }),
+          ...(options.signal !== undefined && { signal: options.signal }),
+        });
+        tail = [
+          ...tail,
+          ...scanned.messages.filter((message) => !isGreeting(message) && !message.hidden),
+        ].slice(-want);
+        const newest = scanned.messages.at(-1)?.cursor;
+        if (!scanned.full || newest === undefined) break;
+        after = newest;
+      }
+      if (tail.length >= want) break;
+    }
+    if (options.signal?.aborted) throw cancelled();
+    const first = tail[0]?.cursor;
+    const batch: FetchedBatch = {
+      session: scanned?.session ?? session,
+      after: first === undefined ? position.cursor : (BigInt(first) - 1n).toString(),
+      messages: tail,
+      full: false,
+      ...(scanned?.members !== undefined && { members: scanned.members }),
+    };
+    const result = this.replay(batch, want, options.budgetChars ?? DEFAULT_BUDGET_CHARS);
+    return { ...result, cursor: this.store.position(batch.session).cursor };
   }
 
   // ---- internals --------------------------------------------------------------------------
@@ -376,11 +518,13 @@ export class Inbox {
   }
 
   private replay(batch: FetchedBatch, limit: number, budget: number): PollResult {
-    const views = batch.messages.map((message) => toMessageView(message, context(batch.session)));
+    const views = batch.messages.map((message) => viewOf(message, context(batch.session)));
     const taken = within(views, limit, budget);
+    const rejoined = this.recovery.take(batch.session.sessionId);
     return {
+      ...(rejoined && { rejoined }),
       session: toSessionInfo(this.store.withPosition(batch.session)),
-      messages: taken,
+      messages: shown(taken),
       cursor: taken.at(-1)?.cursor ?? batch.after ?? GREETING_CURSOR,
       hasMore: taken.length < views.length || batch.full,
       replay: true,
@@ -390,13 +534,16 @@ export class Inbox {
 
   private commit(batch: FetchedBatch, limit: number, budget: number): PollResult {
     const { session } = batch;
+    const rejoined = this.recovery.take(session.sessionId);
     // Nothing due (a quiet poll) takes no lock: positions only move forward, and messages given
     // back meanwhile are handed over by the next call.
     const seen = this.store.position(session);
-    if (!dueIn(batch, seen)) return this.handOverAt(batch, seen, limit, budget).result;
-    return this.store.movePosition(session, (position) =>
-      this.handOverAt(batch, position, limit, budget),
-    );
+    const result = dueIn(batch, seen)
+      ? this.store.movePosition(session, (position) =>
+          this.handOverAt(batch, position, limit, budget),
+        )
+      : this.handOverAt(batch, seen, limit, budget).result;
+    return rejoined ? { ...result, rejoined } : result;
   }
 
   /** The hand-over of a batch from `position`: what is shown, and the position after it. */
@@ -408,7 +555,7 @@ export class Inbox {
   ): { next?: ReadPosition; result: PollResult } {
     const { session } = batch;
     const due = dueIn(batch, position) ?? [];
-    const views = due.map((message) => toMessageView(message, context(session)));
+    const views = due.map((message) => viewOf(message, context(session)));
     const taken = within(views, limit, budget);
     const last = taken.at(-1)?.cursor;
     const next = last === undefined ? undefined : advance(position, last, isoNow(this.clock));
@@ -418,7 +565,7 @@ export class Inbox {
         cursor: (next ?? position).cursor,
         ...(next?.lastUsedAt !== undefined && { lastUsedAt: next.lastUsedAt }),
       }),
-      messages: taken,
+      messages: shown(taken),
       cursor: (next ?? position).cursor,
       hasMore: taken.length < views.length || batch.full,
       replay: false,
@@ -439,8 +586,21 @@ function context(session: StoredSession) {
   };
 }
 
+type HeldView = MessageView & { hidden?: true };
+
+/** A hidden message takes no room but still moves the read position past it. */
+function viewOf(message: InboxMessage, ctx: ReturnType<typeof context>): HeldView {
+  return message.hidden
+    ? { ...toMessageView({ ...message, text: '' }, ctx), hidden: true }
+    : toMessageView(message, ctx);
+}
+
+function shown(views: readonly HeldView[]): MessageView[] {
+  return views.filter((view) => !view.hidden);
+}
+
 /** At most `limit` messages, then as many as fit the budget (a shared budget may be spent). */
-function within(views: readonly MessageView[], limit: number, budget: number): MessageView[] {
+function within<T extends MessageView>(views: readonly T[], limit: number, budget: number): T[] {
   return budget > 0 ? takeWithinBudget(views.slice(0, limit), budget).taken : [];
 }
 
@@ -462,7 +622,7 @@ function isDue(position: ReadPosition, cursor: string): boolean {
  * The batch's messages due from `position`; none when the batch was fetched from past a due
  * message, as handing it over would leave a gap.
  */
-function dueIn(batch: FetchedBatch, position: ReadPosition): Message[] | undefined {
+function dueIn(batch: FetchedBatch, position: ReadPosition): InboxMessage[] | undefined {
   if (!startsBefore(batch, position)) return undefined;
   const due = batch.messages.filter((message) => isDue(position, message.cursor));
   return due.length > 0 ? due : undefined;

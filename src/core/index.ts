@@ -5,10 +5,12 @@
  */
 import { type Clock, systemClock } from './clock.js';
 import type { CoreConfig } from './config.js';
+import { E2eSessions } from './e2e-sessions.js';
 import { Inbox } from './inbox.js';
 import { createLogger, type Logger, stderrSink } from './logger.js';
 import { SessionManager } from './manager.js';
 import { Membership } from './membership.js';
+import { Recovery } from './recovery.js';
 import { RelayClient, type RelayClientOptions } from './relay-client.js';
 import { RequestBudget } from './request-budget.js';
 import { SessionRegistry } from './session-registry.js';
@@ -52,12 +54,17 @@ export function createCore(options: CoreOptions): Core {
     ...(config.url !== undefined && { url: config.url }),
     ...(config.agentId !== undefined && { agentId: config.agentId }),
   });
-  const inbox = new Inbox({ registry, store, client, budget, clock });
+  const recovery = new Recovery(registry, client, logger, config.autoRejoin !== false);
+  const e2e = new E2eSessions({ store, redaction: config.clientRedaction ?? true });
+  const inbox = new Inbox({ registry, store, client, budget, clock, recovery, e2e });
   const manager = new SessionManager({
     registry,
     inbox,
-    membership: new Membership(registry, client, logger),
-    status: new SessionStatus(registry, client),
+    membership: new Membership(registry, client, logger, recovery),
+    status: new SessionStatus(registry, client, recovery),
+    e2e,
+    ...(config.e2e !== undefined && { e2eByDefault: config.e2e }),
+    logger,
   });
   const watcher = new Watcher({
     registry,
@@ -94,7 +101,7 @@ export {
   UNREACHABLE_HINTS,
 } from './errors.js';
 export { NETWORK_CAUSES } from './http-transport.js';
-export type { Delivery, PollResult, SessionError } from './inbox.js';
+export { type Delivery, MAX_POLL_LIMIT, type PollResult, type SessionError } from './inbox.js';
 export {
   createLogger,
   type Logger,
@@ -105,6 +112,7 @@ export {
 export type { SessionManager } from './manager.js';
 export type { JoinResult, PairingInfo } from './membership.js';
 export { type MessageView, messageSize } from './messages.js';
+export type { Rejoined } from './recovery.js';
 export type { LiveStatus } from './session-status.js';
 export { type SessionInfo, validateAlias } from './sessions.js';
 export { defaultStoreDir, SessionStore } from './store.js';

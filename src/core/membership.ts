@@ -3,13 +3,21 @@
  * codes themselves. Each new membership is stored with its key, bound to the relay it was
  * acquired on, reading from before the first message.
  */
+import {
+  E2E_NOTICE_GREETING,
+  E2eKey,
+  newE2eRecord,
+  recordKey,
+  withE2eFragment,
+} from '../protocol/e2e/index.js';
 import { isSessionId } from '../protocol/index.js';
 import { clientError, isNexusError, NexusError } from './errors.js';
 import type { Logger } from './logger.js';
 import { GREETING_CURSOR } from './messages.js';
+import type { Recovery, Rejoined } from './recovery.js';
 import { type RelayClient, signalOpt } from './relay-client.js';
 import type { SessionRegistry } from './session-registry.js';
-import { type SessionInfo, sessionLabel, toSessionInfo } from './sessions.js';
+import { type SessionInfo, sessionLabel, shortId, toSessionInfo } from './sessions.js';
 import type { StoredSession } from './store.js';
 
 /** Probes made on the way (status after a join, the greeting) wait this long at most. */
@@ -34,6 +42,8 @@ export interface CreateOptions {
   alias?: string;
   pair?: boolean;
   server?: string;
+  /** End-to-end encrypted: a new key, the relay's greeting only a fixed notice. */
+  e2e?: boolean;
   signal?: AbortSignal;
 }
 
@@ -45,9 +55,12 @@ export interface CreateResult {
   pairing?: PairingInfo;
   /** Set when the session was created but the pairing code could not be: retry pairing alone. */
   pairingError?: NexusError;
+  /** Set when an encrypted session was created but its greeting envelope could not be sent. */
+  greetingError?: NexusError;
 }
 
 export interface JoinOptions {
+  /** A full session id, or a local reference (alias, short id, id prefix) to join again. */
   sessionId: string;
   server?: string;
   agentId?: string;
@@ -63,6 +76,10 @@ export interface JoinResult {
   alreadyJoined: boolean;
   /** The agent id of an earlier membership in this session that the store no longer holds. */
   replaced?: string;
+  /** A stored session joined again (its read position kept). */
+  rejoined?: Rejoined;
+  /** The link's end-to-end key was new to this session and is now stored. */
+  keyAttached?: boolean;
 }
 
 export interface ClaimOptions {
@@ -74,8 +91,17 @@ export interface ClaimOptions {
 
 export interface LeaveResult {
   session: SessionInfo;
-  /** How the relay answered: removed now, or already gone (expired, or no longer a member). */
-  outcome: 'removed' | 'already_gone';
+  /**
+   * How the relay answered: removed now, or already gone (expired, or no longer a member);
+   * `forgotten`: dropped from the local store only, without asking the relay.
+   */
+  outcome: 'removed' | 'already_gone' | 'forgotten';
+}
+
+export interface LeaveOptions {
+  /** Drop the session from the local store without a relay call (the only way for a creator). */
+  forget?: boolean;
+  signal?: AbortSignal;
 }
 
 export interface PairStatusResult {
@@ -104,18 +130,22 @@ export class Membership {
     private readonly registry: SessionRegistry,
     private readonly client: RelayClient,
     private readonly logger: Logger,
+    private readonly recovery: Recovery,
   ) {}
 
   async create(options: CreateOptions = {}): Promise<CreateResult> {
     const server = this.registry.serverArg(options.server);
     const agentId = this.registry.agentIdArg(options.agentId);
     const alias = this.registry.aliasArg(options.alias);
+    // The user's greeting of an encrypted session travels as its first envelope (the manager's).
+    const key = options.e2e ? E2eKey.generate() : undefined;
+    const greeting = key ? E2E_NOTICE_GREETING : options.greeting;
     const { data } = await this.client.create(
       server,
       {
         ...(options.ttl !== undefined && { ttl: options.ttl }),
         ...(options.maxAgents !== undefined && { maxAgents: options.maxAgents }),
-        ...(options.greeting && { greeting: options.greeting }),
+        ...(greeting && { greeting }),
         creatorAgentId: agentId,
       },
       signalOpt(options.signal),
@@ -148,6 +178,7 @@ export class Membership {
         ttl: data.ttl,
         checkedAt: now,
       },
+      ...(key && { e2e: newE2eRecord(key) }),
     };
     this.registry.put(stored, 'created');
     this.logger.info(`Created session ${sessionLabel(stored)} on ${server}.`);
@@ -171,34 +202,24 @@ export class Membership {
   }
 
   async join(options: JoinOptions): Promise<JoinResult> {
-    const sessionId = options.sessionId.trim();
+    const reference = options.sessionId.trim();
+    const local = this.registry.lookup(reference);
+    if (
+      local &&
+      (options.server === undefined || this.registry.serverArg(options.server) === local.server)
+    ) {
+      return this.joinAgain(local, options);
+    }
+    const sessionId = reference;
     if (!isSessionId(sessionId)) {
       throw clientError(
         'invalid_argument',
-        'That is not a full session id: ask for the whole id, or for a pairing code or link instead.',
+        'That is neither a full session id nor a local session (alias or short id): ask for the whole id, or for a pairing code or link; list_sessions shows the local sessions.',
       );
     }
     const server = this.registry.serverArg(options.server);
     const agentId = this.registry.agentIdArg(options.agentId);
     const alias = this.registry.aliasArg(options.alias);
-    const local = this.registry.get(sessionId);
-    if (local && local.server === server && !local.expiredAt) {
-      const status = await this.client
-        .status({ server, sessionId }, signalOpt(options.signal))
-        .catch(() => undefined);
-      if (status?.data.agents.includes(local.agentId)) {
-        if (local.agentId !== agentId) {
-          // One store holds one membership per session: joining again would drop this one's key.
-          throw clientError(
-            'already_member',
-            `This install is already in session ${sessionLabel(local)} as ${local.agentId}.`,
-          );
-        }
-        const session =
-          alias !== undefined ? this.registry.setAlias(sessionId, alias) : toSessionInfo(local);
-        return { session, members: status.data.agents, alreadyJoined: true };
-      }
-    }
     const { data } = await this.client.join(
       { server, sessionId, agentId },
       signalOpt(options.signal),
@@ -227,8 +248,14 @@ export class Membership {
     return { ...joined, code: reference.code };
   }
 
-  async leave(reference: string, signal?: AbortSignal): Promise<LeaveResult> {
+  async leave(reference: string, options: LeaveOptions = {}): Promise<LeaveResult> {
+    const { signal } = options;
     const session = this.registry.resolve(reference);
+    if (options.forget) {
+      this.registry.remove(session.sessionId, 'left');
+      this.logger.info(`Forgot session ${sessionLabel(session)} locally (no relay call).`);
+      return { session: toSessionInfo(session), outcome: 'forgotten' };
+    }
     let outcome: LeaveResult['outcome'] = 'removed';
     try {
       await this.client.leave(session, signalOpt(signal));
@@ -250,7 +277,7 @@ export class Membership {
       } else if (error.code === 'forbidden') {
         throw clientError(
           'creator_cannot_leave',
-          `This agent created session ${sessionLabel(session)} and cannot leave it; it ends when its TTL runs out without activity.`,
+          `This agent created session ${sessionLabel(session)} and cannot leave it on the relay; it ends when its TTL runs out without activity.`,
           {
             ...(error.status !== undefined && { status: error.status }),
             ...(error.requestId !== undefined && { requestId: error.requestId }),
@@ -264,13 +291,27 @@ export class Membership {
     return { session: toSessionInfo(session), outcome };
   }
 
+  /**
+   * A pairing code for a local session, or for a full session id this install does not hold
+   * (on `server`, else the default relay): the protocol lets anyone who knows the id make one.
+   */
   async pair(
     reference: string,
     signal?: AbortSignal,
-  ): Promise<PairingInfo & { session: SessionInfo }> {
+    server?: string,
+  ): Promise<PairingInfo & { session?: SessionInfo; label: string }> {
+    const remote = this.registry.unheld(reference, server);
+    if (remote) {
+      const pairing = await this.pairStored(remote, signal);
+      return { ...pairing, label: shortId(remote.sessionId) };
+    }
     const session = this.registry.resolve(reference);
-    const pairing = await this.registry.withExpiry(session, () => this.pairStored(session, signal));
-    return { ...pairing, session: toSessionInfo(session) };
+    const pairing = await this.recovery.run(
+      session,
+      (current) => this.pairStored(current, signal),
+      signal,
+    );
+    return { ...pairing, session: toSessionInfo(session), label: sessionLabel(session) };
   }
 
   async pairStatus(code: string, signal?: AbortSignal): Promise<PairStatusResult> {
@@ -344,6 +385,7 @@ export class Membership {
           checkedAt: now,
         },
       }),
+      ...(e2eCarried(existing, agentId, greetingText) ?? {}),
     };
     this.registry.put(stored, reason);
     this.logger.info(
@@ -360,12 +402,93 @@ export class Membership {
     };
   }
 
-  private async pairStored(session: StoredSession, signal?: AbortSignal): Promise<PairingInfo> {
+  /**
+   * join_session with a local reference: nothing to do while the stored membership stands;
+   * otherwise join again on the bound relay, keeping the read position. With another agent id
+   * the stored membership is replaced (and the old one left on the relay where it can be).
+   */
+  private async joinAgain(local: StoredSession, options: JoinOptions): Promise<JoinResult> {
+    const { signal } = options;
+    const agentId =
+      options.agentId === undefined || options.agentId.trim() === ''
+        ? local.agentId
+        : this.registry.agentIdArg(options.agentId);
+    const alias =
+      options.alias === undefined || options.alias.trim() === local.alias
+        ? undefined
+        : this.registry.aliasArg(options.alias);
+    const { data } = await this.registry.withExpiry(local, () =>
+      this.client.status(local, signalOpt(signal)),
+    );
+    const named = () =>
+      alias !== undefined ? this.registry.setAlias(local.sessionId, alias) : undefined;
+    if (agentId === local.agentId && data.agents.includes(agentId)) {
+      return {
+        session: named() ?? toSessionInfo(local),
+        members: data.agents,
+        alreadyJoined: true,
+      };
+    }
+    const replacing = agentId !== local.agentId;
+    const updated = await this.recovery.rejoin(local, {
+      reason: 'requested',
+      ...(replacing && { agentId }),
+      signal,
+    });
+    // Reported here, not again by the next call.
+    const rejoined = this.recovery.take(local.sessionId);
+    let left = false;
+    if (replacing && data.agents.includes(local.agentId) && local.role !== 'creator') {
+      // Best effort: the old membership would otherwise linger until inactivity removes it.
+      left = await this.client
+        .leave(local, { timeoutMs: PROBE_TIMEOUT_MS, ...signalOpt(signal) })
+        .then(
+          () => true,
+          (error: unknown) => {
+            this.logger.debug(`Leaving as ${local.agentId} failed: ${String(error)}`);
+            return false;
+          },
+        );
+    }
+    const members = [...data.agents.filter((id) => !left || id !== local.agentId), agentId];
+    return {
+      session: named() ?? toSessionInfo(updated),
+      members: [...new Set(members)],
+      alreadyJoined: false,
+      ...(replacing && { replaced: local.agentId }),
+      ...(rejoined && { rejoined }),
+    };
+  }
+
+  private async pairStored(
+    session: Pick<StoredSession, 'server' | 'sessionId'> & Partial<Pick<StoredSession, 'e2e'>>,
+    signal?: AbortSignal,
+  ): Promise<PairingInfo> {
     const { data } = await this.client.pair(session, signalOpt(signal));
+    const url = data.url ?? `${session.server}/p/${data.code}`;
+    // Any key holder may invite: the link carries the key in its fragment, never sent to a relay.
+    const key = session.e2e && recordKey(session.e2e);
     return {
       code: data.code,
-      url: data.url ?? `${session.server}/p/${data.code}`,
+      url: key ? withE2eFragment(url, key) : url,
       ...(data.expiresAt !== undefined && { expiresAt: data.expiresAt }),
     };
   }
+}
+
+/**
+ * What a new membership keeps of the session's encryption: the record of the same agent as it
+ * was (its `seq` must never restart, or peers would see replays), the key for another agent id,
+ * or, for a session whose relay greeting is the encryption notice, a record awaiting the key.
+ */
+function e2eCarried(
+  existing: StoredSession | undefined,
+  agentId: string,
+  greeting: string | null | undefined,
+): Pick<StoredSession, 'e2e'> | undefined {
+  if (existing?.e2e) {
+    if (existing.agentId === agentId) return { e2e: existing.e2e };
+    return { e2e: newE2eRecord(recordKey(existing.e2e)) };
+  }
+  return greeting === E2E_NOTICE_GREETING ? { e2e: newE2eRecord(undefined) } : undefined;
 }

@@ -1,4 +1,5 @@
 /** Messages as the core hands them over: who wrote them, whether they are ours, and how much fits. */
+import type { E2eDecryptError, E2eKind } from '../protocol/e2e/index.js';
 import type { Message } from '../protocol/index.js';
 
 export const GREETING_CURSOR = '0';
@@ -19,7 +20,27 @@ export interface MessageView {
   createdAt?: string;
   /** Delivered as escaped text: its payload or sender could not be represented. */
   malformed?: true;
+  /** Only in encrypted sessions: an envelope on the wire, opened or not, and why not. */
+  encrypted?: boolean;
+  decrypted?: boolean;
+  e2eError?: E2eDecryptError;
+  /** Messages of this sender the relay never delivered before this one. */
+  gapBefore?: number;
+  /** Plaintext in an encrypted session: the relay could read it. */
+  warning?: string;
 }
+
+/** What opening a message of an encrypted session decided (e2e-sessions.ts). */
+export type E2eMark =
+  | { encrypted: false; warning: string }
+  | { encrypted: true; decrypted: false; error: E2eDecryptError }
+  | { encrypted: true; decrypted: true; kind: E2eKind; gapBefore?: number };
+
+/**
+ * A message as the inbox holds it: as polled, or opened. `hidden` ones (a hello, the relay's
+ * notice greeting of an encrypted session) are never shown, but the read position moves past.
+ */
+export type InboxMessage = Message & { e2e?: E2eMark; hidden?: true };
 
 export interface MessageContext {
   label: string;
@@ -34,21 +55,35 @@ export function isGreeting(message: Message): boolean {
   );
 }
 
-export function toMessageView(message: Message, context: MessageContext): MessageView {
-  const greeting = isGreeting(message);
+export function toMessageView(message: InboxMessage, context: MessageContext): MessageView {
+  const relayGreeting = isGreeting(message);
+  const { e2e } = message;
   return {
     session: context.label,
     id: message.id,
     cursor: message.cursor,
     // The greeting is the creator's words, never a system instruction.
-    from: greeting ? (context.creatorAgentId ?? 'session creator') : message.agentId,
+    from: relayGreeting ? (context.creatorAgentId ?? 'session creator') : message.agentId,
     text: message.text,
     ...(message.json !== undefined && { json: message.json }),
-    verified: greeting ? false : message.verified,
-    own: !greeting && message.agentId === context.agentId,
-    greeting,
+    verified: relayGreeting ? false : message.verified,
+    own: !relayGreeting && message.agentId === context.agentId,
+    // An encrypted greeting (kind 2) comes from its sender, under its key.
+    greeting:
+      relayGreeting || (e2e?.encrypted === true && e2e.decrypted && e2e.kind === 'greeting'),
     ...(message.createdAt !== undefined && { createdAt: message.createdAt }),
     ...(message.malformed && { malformed: true }),
+    ...(e2e && e2eFields(e2e)),
+  };
+}
+
+function e2eFields(e2e: E2eMark): Partial<MessageView> {
+  if (!e2e.encrypted) return { encrypted: false, warning: e2e.warning };
+  if (!e2e.decrypted) return { encrypted: true, decrypted: false, e2eError: e2e.error };
+  return {
+    encrypted: true,
+    decrypted: true,
+    ...(e2e.gapBefore !== undefined && { gapBefore: e2e.gapBefore }),
   };
 }
 

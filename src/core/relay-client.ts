@@ -73,6 +73,8 @@ export class RelayClient {
   private readonly http: HttpTransport;
   private readonly clock: Clock;
   private readonly capabilityCache = new Map<string, { value: Capabilities; until: number }>();
+  /** Relays that answered this process: losing one of them is an outage, not a wrong URL. */
+  private readonly answering = new Set<string>();
 
   constructor(options: RelayClientOptions = {}) {
     this.http = new HttpTransport(options);
@@ -294,8 +296,22 @@ export class RelayClient {
     return this.http.close();
   }
 
+  /** Whether this relay has answered this process at least once (any HTTP answer counts). */
+  answered(server: string): boolean {
+    return this.answering.has(server);
+  }
+
   private call<S extends z.ZodType>(server: string, spec: RequestSpec<S>, options?: CallOptions) {
-    return this.http.call(server, spec, options);
+    return this.http.call(server, spec, options).then(
+      (result) => {
+        this.answering.add(server);
+        return result;
+      },
+      (error: unknown) => {
+        if (error instanceof NexusError && error.status !== undefined) this.answering.add(server);
+        throw error;
+      },
+    );
   }
 }
 

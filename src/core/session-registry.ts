@@ -5,7 +5,7 @@
  * read positions are the inbox's (inbox.ts).
  */
 import { EventEmitter } from 'node:events';
-import { cutReference, isAgentId, readPairingInput } from '../protocol/index.js';
+import { cutReference, isAgentId, isSessionId, readPairingInput } from '../protocol/index.js';
 import { type Clock, isoNow, systemClock } from './clock.js';
 import { checkedUrl, generateAgentId, PUBLIC_RELAY_URL } from './config.js';
 import { clientError, isNexusError, quoted } from './errors.js';
@@ -106,6 +106,26 @@ export class SessionRegistry {
     return resolveReference(this.store.list(), reference);
   }
 
+  /**
+   * A full session id this install does not hold, with the relay to ask (`server`, else the
+   * default); undefined for anything the store resolves or that is not a full id.
+   */
+  unheld(reference: string, server?: string): { sessionId: string; server: string } | undefined {
+    const sessionId = reference.trim();
+    if (!isSessionId(sessionId) || this.store.get(sessionId)) return undefined;
+    return { sessionId, server: this.serverArg(server) };
+  }
+
+  /** The stored session a reference names, or undefined when none does. */
+  lookup(reference: string): StoredSession | undefined {
+    try {
+      return this.resolve(reference);
+    } catch (error) {
+      if (isNexusError(error, 'unknown_session')) return undefined;
+      throw error;
+    }
+  }
+
   info(reference: string): SessionInfo {
     return toSessionInfo(this.resolve(reference));
   }
@@ -138,12 +158,55 @@ export class SessionRegistry {
     };
   }
 
+  /** Entries moved out of the store for failing its schema: where, which, and why. */
+  quarantined(): { file: string; entries: { sessionId: string; problem: string; at: string }[] } {
+    return {
+      file: this.store.quarantineFile,
+      entries: this.store.quarantined().map((entry) => ({
+        sessionId: String(entry.sessionId),
+        problem: String(entry.problem),
+        at: String(entry.quarantinedAt),
+      })),
+    };
+  }
+
   // ---- changes ----------------------------------------------------------------------------
 
   /** Stores a new membership (replacing any earlier one of the same session). */
   put(session: StoredSession, reason: SessionsChangedReason): void {
     this.store.put(session);
     this.events.emit('sessions-changed', reason);
+  }
+
+  /**
+   * A membership renewed on the same session (a rejoin): new agent id and key, everything else
+   * kept — alias, relay binding and, above all, the read position, so nothing sent in between
+   * is skipped.
+   */
+  rekey(
+    session: StoredSession,
+    membership: Pick<StoredSession, 'agentId' | 'sessionKey' | 'role'>,
+  ): StoredSession {
+    const updated = this.store.patch(session.sessionId, { ...membership, expiredAt: undefined });
+    if (!updated) {
+      throw clientError('unknown_session', 'That session is no longer in the local store.');
+    }
+    this.events.emit('sessions-changed', 'joined');
+    return this.store.withPosition(updated);
+  }
+
+  /** Re-binds a session to another relay (the same session id there), keeping everything else. */
+  rebind(reference: string, server: string): SessionInfo {
+    const session = this.resolve(reference);
+    const updated = this.store.patch(session.sessionId, {
+      server: checkedUrl(server, 'server'),
+      expiredAt: undefined,
+    });
+    if (!updated) {
+      throw clientError('unknown_session', 'That session is no longer in the local store.');
+    }
+    this.events.emit('sessions-changed', 'alias');
+    return toSessionInfo(this.store.withPosition(updated));
   }
 
   remove(sessionId: string, reason: SessionsChangedReason): void {
@@ -258,7 +321,8 @@ export class SessionRegistry {
 
   /** A pairing code or link, with the relay it names (if any). */
   pairingArg(input: string): { code: string; server?: string } {
-    const reading = readPairingInput(input);
+    // A fragment (an end-to-end key) is never part of the code, and never echoed in an error.
+    const reading = readPairingInput(input.split('#', 1)[0] ?? '');
     if (!reading.ok) {
       throw clientError(
         'invalid_pairing_input',

@@ -5,14 +5,19 @@
 import { mapLimit } from './concurrency.js';
 import { clientError, isNexusError, NexusError, toNexusError } from './errors.js';
 import { PROBE_TIMEOUT_MS } from './membership.js';
+import type { Recovery, Rejoined } from './recovery.js';
 import { type RelayClient, signalOpt } from './relay-client.js';
 import type { SessionRegistry } from './session-registry.js';
-import { type SessionInfo, toSessionInfo } from './sessions.js';
+import { type SessionInfo, sessionLabel, shortId, toSessionInfo } from './sessions.js';
 
 const LIST_CONCURRENCY = 8;
 
 export interface StatusResult {
-  session: SessionInfo;
+  /** Absent for a session asked about by full id that this install does not hold. */
+  session?: SessionInfo;
+  /** How the session is named in output: its alias, else its short id. */
+  label: string;
+  server: string;
   state: string;
   members: string[];
   joined: boolean;
@@ -20,12 +25,14 @@ export interface StatusResult {
   maxAgents: number;
   expiresAt?: string;
   creatorAgentId?: string;
+  rejoined?: Rejoined;
 }
 
 export interface RenewResult {
   session: SessionInfo;
   ttl: number;
   expiresAt: string;
+  rejoined?: Rejoined;
 }
 
 export type LiveStatus = 'active' | 'not_found' | 'unreachable' | 'error';
@@ -49,16 +56,42 @@ export class SessionStatus {
   constructor(
     private readonly registry: SessionRegistry,
     private readonly client: RelayClient,
+    private readonly recovery: Recovery,
   ) {}
 
-  async status(reference: string, signal?: AbortSignal): Promise<StatusResult> {
+  /**
+   * A local session's status; a full session id this install does not hold is asked about on
+   * `server` (else the default relay): the status is public in the protocol.
+   */
+  async status(reference: string, signal?: AbortSignal, server?: string): Promise<StatusResult> {
+    const remote = this.registry.unheld(reference, server);
+    if (remote) {
+      const { data } = await this.client.status(remote, signalOpt(signal));
+      return {
+        label: shortId(remote.sessionId),
+        server: remote.server,
+        state: data.state,
+        members: data.agents,
+        joined: false,
+        ttl: data.ttl,
+        maxAgents: data.maxAgents,
+        ...(data.expiresAt !== undefined && { expiresAt: data.expiresAt }),
+        ...(data.creatorAgentId ? { creatorAgentId: data.creatorAgentId } : {}),
+      };
+    }
     const session = this.registry.resolve(reference);
-    const { data } = await this.registry.withExpiry(session, () =>
-      this.client.status(session, signalOpt(signal)),
+    const { data } = await this.recovery.run(
+      session,
+      (current) => this.client.status(current, signalOpt(signal)),
+      signal,
     );
     const updated = this.registry.remember(session, data);
+    const rejoined = this.recovery.take(session.sessionId);
     return {
       session: toSessionInfo(updated),
+      label: sessionLabel(updated),
+      server: updated.server,
+      ...(rejoined && { rejoined }),
       state: data.state,
       members: data.agents,
       joined: data.agents.includes(session.agentId),
@@ -71,11 +104,23 @@ export class SessionStatus {
 
   async renew(reference: string, ttl?: number, signal?: AbortSignal): Promise<RenewResult> {
     const session = this.registry.resolve(reference);
-    const { data } = await this.registry.withExpiry(session, () =>
-      this.client.renew(session, ttl, signalOpt(signal)),
+    let renewer = session;
+    const { data } = await this.recovery.run(
+      session,
+      (current) => {
+        renewer = current;
+        return this.client.renew(current, ttl, signalOpt(signal));
+      },
+      signal,
     );
-    const updated = this.registry.renewed(session, data);
-    return { session: toSessionInfo(updated), ttl: data.ttl, expiresAt: data.expiresAt };
+    const updated = this.registry.renewed(renewer, data);
+    const rejoined = this.recovery.take(session.sessionId);
+    return {
+      session: toSessionInfo(updated),
+      ttl: data.ttl,
+      expiresAt: data.expiresAt,
+      ...(rejoined && { rejoined }),
+    };
   }
 
   /**
@@ -116,6 +161,15 @@ export class SessionStatus {
         return { session: toSessionInfo(session), live, error: `${nexus.code}: ${nexus.message}` };
       }
     });
+  }
+
+  /** Who created a session, as its relay says (null: it names nobody), asked once, briefly. */
+  async creatorOf(session: { server: string; sessionId: string }): Promise<string | null> {
+    const { data } = await this.client.status(session, {
+      timeoutMs: PROBE_TIMEOUT_MS,
+      attempts: 1,
+    });
+    return data.creatorAgentId ?? null;
   }
 
   /** A relay's /health, asked now with a short timeout; the error when it did not answer. */

@@ -1,4 +1,5 @@
 /** How sessions are named and found: short ids, aliases, references, and the local view. */
+import { type E2eStatus, e2eStatus } from '../protocol/e2e/index.js';
 import { cutReference } from '../protocol/index.js';
 import { clientError, quoted } from './errors.js';
 import type { StoredSession } from './store.js';
@@ -52,12 +53,15 @@ export interface SessionInfo {
   expired: boolean;
   expiredAt?: string;
   lastSeen?: StoredSession['lastSeen'];
+  /** End-to-end encryption as shown: whether the key is here, never the key. */
+  e2e?: E2eStatus;
 }
 
 export function toSessionInfo(session: StoredSession): SessionInfo {
-  const { sessionKey: _key, ...rest } = session;
+  const { sessionKey: _key, e2e, ...rest } = session;
   return {
     ...rest,
+    ...(e2e && { e2e: e2eStatus(e2e) }),
     shortId: shortId(session.sessionId),
     label: sessionLabel(session),
     expired: session.expiredAt !== undefined,

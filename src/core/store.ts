@@ -8,10 +8,16 @@
  * atomically (temporary file, then rename), so a reader sees one whole version or the other.
  * The file is written by this module alone: `conf` was 55 ms of the server's start-up for one
  * fsync'd atomic write.
+ *
+ * Damage it did not cause never costs sessions: a file it may not read (EACCES, EPERM) or one
+ * written by a newer version is refused with `store_error` and left untouched; an entry that
+ * fails the schema is moved to `store.quarantine.json` (reported by `doctor`) while the rest
+ * keep working; only a file that is not JSON at all is moved aside whole.
  */
 import {
   chmodSync,
   closeSync,
+  existsSync,
   fsyncSync,
   mkdirSync,
   openSync,
@@ -24,6 +30,7 @@ import {
 import { join } from 'node:path';
 import envPaths from 'env-paths';
 import { z } from 'zod';
+import { E2eSessionRecord } from '../protocol/e2e/index.js';
 import { CURSOR_PATTERN, maxCursor } from '../protocol/index.js';
 import { type Clock, isoNow, systemClock } from './clock.js';
 import { CursorFiles, type ReadPosition } from './cursor-file.js';
@@ -33,6 +40,9 @@ import type { Logger } from './logger.js';
 import { shortId } from './sessions.js';
 
 const STORE_FILE_NAME = 'store.json';
+const QUARANTINE_FILE_NAME = 'store.quarantine.json';
+/** The store format this version reads and writes. */
+export const STORE_VERSION = 1;
 
 const SessionRole = z.enum(['creator', 'member']);
 
@@ -60,6 +70,8 @@ export const StoredSession = z.object({
       checkedAt: z.string(),
     })
     .optional(),
+  /** End-to-end encryption: the key `S` (when known) and the members seen; `seq` and the replay guard live in e2e/ (e2e-state-file.ts). */
+  e2e: E2eSessionRecord.optional(),
 });
 export type StoredSession = z.infer<typeof StoredSession>;
 
@@ -72,6 +84,39 @@ export const StoreData = z.object({
 export type StoreData = z.infer<typeof StoreData>;
 
 const emptyStore = (): StoreData => ({ version: 1, sessions: {} });
+
+/** The file's frame, checked before its entries: sessions are checked one by one. */
+const StoreFrame = StoreData.extend({ sessions: z.record(z.string(), z.unknown()) });
+
+/** An entry that failed the schema, kept aside for a human. */
+export interface QuarantinedEntry {
+  sessionId: string;
+  problem: string;
+  quarantinedAt: string;
+  entry: unknown;
+}
+
+/** The store as read: its valid data, and the entries that failed the schema. */
+interface Parsed {
+  data: StoreData;
+  invalid: Map<string, { entry: unknown; problem: string }>;
+}
+
+/**
+ * A file-system failure on the store as a `store_error` that names the path and the fix; the
+ * file is never touched after one.
+ */
+export function storeAccessError(path: string, error: unknown, action: 'read' | 'write') {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code ?? 'error';
+  const denied = code === 'EACCES' || code === 'EPERM';
+  const fix = denied
+    ? ` It was left untouched. Fix: let this user (uid ${process.getuid?.() ?? '?'}) ${action} it, e.g. \`chown $(id -u) ${path} && chmod 600 ${path}\`, or point NEXUS_MCP_HOME at a directory of its own.`
+    : ' It was left untouched; check the disk and the path, or point NEXUS_MCP_HOME at another directory.';
+  return clientError(
+    'store_error',
+    `Cannot ${action} the session store ${path}: ${denied ? 'permission denied' : 'file system error'} (${code}).${fix}`,
+  );
+}
 
 /** The platform's config dir for this app; `NEXUS_MCP_HOME` (read by configFromEnv) wins over it. */
 export function defaultStoreDir(): string {
@@ -87,6 +132,8 @@ export interface SessionStoreOptions {
 export class SessionStore {
   readonly dir: string;
   readonly file: string;
+  /** Entries that failed the schema, moved out of the store file (see `quarantined`). */
+  readonly quarantineFile: string;
   private readonly lockFile: string;
   private readonly logger: Logger;
   private readonly clock: Clock;
@@ -101,14 +148,22 @@ export class SessionStore {
     this.clock = options.clock ?? systemClock;
     try {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-      chmodSync(this.dir, 0o700);
     } catch (error) {
       throw clientError(
         'store_error',
-        `Cannot create the store directory ${this.dir} (${(error as NodeJS.ErrnoException).code ?? 'error'}).`,
+        `Cannot create the store directory ${this.dir} (${(error as NodeJS.ErrnoException).code ?? 'error'}): create it, or point NEXUS_MCP_HOME at a directory this user may write.`,
+      );
+    }
+    try {
+      chmodSync(this.dir, 0o700);
+    } catch (error) {
+      // Another user's directory: the calls that touch it say what is wrong; doctor shows modes.
+      this.logger.warn(
+        `Cannot set the store directory ${this.dir} to mode 0700 (${(error as NodeJS.ErrnoException).code ?? 'error'}).`,
       );
     }
     this.file = join(this.dir, STORE_FILE_NAME);
+    this.quarantineFile = join(this.dir, QUARANTINE_FILE_NAME);
     this.lockFile = join(this.dir, 'store.lock');
     this.cursors = new CursorFiles(this.dir);
     this.recoverIfDamaged();
@@ -123,10 +178,10 @@ export class SessionStore {
   read(): StoreData {
     const identity = this.identity();
     if (identity !== undefined && this.cached?.identity === identity) return this.cached.data;
-    const data = this.tryRead();
-    if (data) {
-      if (identity !== undefined) this.cached = { identity, data };
-      return data;
+    const parsed = this.tryRead();
+    if (parsed && parsed.invalid.size === 0) {
+      if (identity !== undefined) this.cached = { identity, data: parsed.data };
+      return parsed.data;
     }
     return this.transaction((fresh) => fresh, false);
   }
@@ -296,6 +351,16 @@ export class SessionStore {
     });
   }
 
+  /** The entries moved to the quarantine file so far (for `doctor`). */
+  quarantined(): QuarantinedEntry[] {
+    try {
+      const raw = JSON.parse(readFileSync(this.quarantineFile, 'utf8')) as unknown;
+      return Array.isArray(raw) ? (raw as QuarantinedEntry[]) : [];
+    } catch {
+      return [];
+    }
+  }
+
   fileModes(): { dir: number | undefined; file: number | undefined } {
     const mode = (path: string) => {
       try {
@@ -318,13 +383,19 @@ export class SessionStore {
     }
   }
 
-  /** The store as the file holds it now; undefined when the file is damaged or unreadable. */
-  private tryRead(): StoreData | undefined {
+  /**
+   * The store as the file holds it now; undefined when it is not a store file at all. A file
+   * that cannot be read, or that a newer version wrote, is refused: the caller must not
+   * replace it.
+   */
+  private tryRead(): Parsed | undefined {
     let text: string;
     try {
       text = readFileSync(this.file, 'utf8');
     } catch (error) {
-      return (error as NodeJS.ErrnoException).code === 'ENOENT' ? emptyStore() : undefined;
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+        return { data: emptyStore(), invalid: new Map() };
+      throw storeAccessError(this.file, error, 'read');
     }
     return this.parse(text);
   }
@@ -334,36 +405,78 @@ export class SessionStore {
    * skipped for text already checked once: a poll reads the store several times, and validating
    * every session each time cost more than the poll's HTTP round trip.
    */
-  private parse(text: string): StoreData | undefined {
+  private parse(text: string): Parsed | undefined {
     let raw: unknown;
     try {
       raw = JSON.parse(text);
     } catch {
       return undefined;
     }
-    if (text === this.validatedText) return raw as StoreData;
-    if (raw && typeof raw === 'object' && Object.keys(raw).length === 0) return emptyStore();
-    const parsed = StoreData.safeParse(raw);
-    if (!parsed.success) return undefined;
-    this.validatedText = text;
-    return parsed.data;
+    const invalid: Parsed['invalid'] = new Map();
+    if (text === this.validatedText) return { data: raw as StoreData, invalid };
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
+    if (Object.keys(raw).length === 0) return { data: emptyStore(), invalid };
+    const version = (raw as { version?: unknown }).version;
+    if (typeof version === 'number' && version > STORE_VERSION) {
+      throw clientError(
+        'store_error',
+        `The session store ${this.file} was written by a newer version of nexus-messaging-mcp (store format ${version}; this one reads ${STORE_VERSION}). It was left untouched: upgrade nexus-messaging-mcp, or point NEXUS_MCP_HOME at another directory.`,
+      );
+    }
+    const frame = StoreFrame.safeParse(raw);
+    if (!frame.success) return undefined;
+    const sessions: StoreData['sessions'] = {};
+    for (const [sessionId, entry] of Object.entries(frame.data.sessions)) {
+      const checked = StoredSession.safeParse(entry);
+      if (checked.success && checked.data.sessionId === sessionId)
+        sessions[sessionId] = checked.data;
+      else
+        invalid.set(sessionId, {
+          entry,
+          problem: checked.success
+            ? 'its sessionId does not match its key'
+            : checked.error.issues
+                .slice(0, 3)
+                .map((issue) => `${issue.path.join('.') || 'entry'}: ${issue.message}`)
+                .join('; '),
+        });
+    }
+    const data: StoreData = { ...frame.data, sessions };
+    if (invalid.size === 0) this.validatedText = text;
+    return { data, invalid };
   }
 
   private recoverIfDamaged(): void {
-    const damaged = () => this.tryRead() === undefined;
-    if (!damaged()) return;
-    this.locked(() => {
-      if (damaged()) this.moveAside();
-    });
+    let parsed: Parsed | undefined;
+    try {
+      parsed = this.tryRead();
+    } catch (error) {
+      // Refused (unreadable, newer): every call says so; the server itself keeps running.
+      this.logger.warn((error as Error).message);
+      return;
+    }
+    if (parsed && parsed.invalid.size === 0) return;
+    try {
+      this.transaction(() => undefined, false);
+    } catch (error) {
+      this.logger.warn((error as Error).message);
+    }
   }
 
   private transaction<T>(fn: (data: StoreData) => T, write: 'durable' | 'relaxed' | false): T {
     return this.locked(() => {
-      let data = this.tryRead();
-      if (!data) {
+      const parsed = this.tryRead();
+      let data: StoreData;
+      if (!parsed) {
         this.moveAside();
         data = emptyStore();
         this.write(data);
+      } else {
+        data = parsed.data;
+        if (parsed.invalid.size > 0) {
+          this.quarantine(parsed.invalid);
+          this.write(data);
+        }
       }
       const result = fn(data);
       if (write === 'durable') this.write(data);
@@ -406,9 +519,36 @@ export class SessionStore {
       // Written from checked data by this code: no need to check it again when read back.
       this.validatedText = text;
     } catch (error) {
-      throw clientError(
-        'store_error',
-        `Cannot write the session store ${this.file} (${(error as NodeJS.ErrnoException).code ?? 'error'}).`,
+      throw storeAccessError(this.file, error, 'write');
+    }
+  }
+
+  /**
+   * Moves entries that failed the schema to the quarantine file (appended, mode 0600) and says
+   * so once each; the store file is rewritten without them by the caller.
+   */
+  private quarantine(invalid: Parsed['invalid']): void {
+    const now = isoNow(this.clock);
+    const added = [...invalid].map(
+      ([sessionId, { entry, problem }]): QuarantinedEntry => ({
+        sessionId,
+        problem,
+        quarantinedAt: now,
+        entry,
+      }),
+    );
+    const all = [...(existsSync(this.quarantineFile) ? this.quarantined() : []), ...added];
+    try {
+      writeFileSync(`${this.quarantineFile}.tmp`, JSON.stringify(all, undefined, '\t'), {
+        mode: 0o600,
+      });
+      renameSync(`${this.quarantineFile}.tmp`, this.quarantineFile);
+    } catch (error) {
+      throw storeAccessError(this.quarantineFile, error, 'write');
+    }
+    for (const { sessionId, problem } of added) {
+      this.logger.warn(
+        `Session ${shortId(sessionId)} in ${this.file} is invalid (${problem}); it was moved to ${this.quarantineFile} and the other sessions keep working.`,
       );
     }
   }

@@ -8,9 +8,11 @@
  * - On relays with the long-poll extension each iteration is one held request that returns on
  *   the first message; elsewhere it polls on an adaptive interval.
  * - A loop stops as soon as nobody waits or subscribes, aborting its in-flight request.
- * - Failures reach the waiters: an unreachable relay or a session that is gone drops the session
- *   from the wait at once; other failures (429, 5xx, a proxy's page) are retried with back-off
- *   and reported when the wait ends. A wait whose every session is failing says so.
+ * - Failures reach the waiters: a session that is gone, or a relay never reached, drops the
+ *   session from the wait at once; other failures (429, 5xx, a proxy's page, and a relay that
+ *   answered before and now cannot be reached: most likely restarting) are retried with back-off
+ *   within the wait's time limit and reported when it ends. A wait whose every session is
+ *   failing says so.
  */
 import { EventEmitter } from 'node:events';
 import { compareCursors } from '../protocol/index.js';
@@ -34,12 +36,14 @@ import type { StoredSession } from './store.js';
 const LONG_POLL_MS = 25_000;
 const MAX_IDLE_INTERVAL_MS = 10_000;
 const MAX_ERROR_BACKOFF_MS = 10_000;
-/** Errors after which polling a session again cannot help. */
+/** Errors after which polling a session again cannot help (the last two: a rejoin that failed). */
 const TERMINAL_CODES = new Set<NexusErrorCode>([
   'session_not_found',
   'agent_not_in_session',
   'forbidden',
   'unknown_session',
+  'session_full',
+  'agent_id_taken',
 ]);
 
 export interface WatcherOptions {
@@ -454,8 +458,10 @@ class SessionWatch {
               `The relay of session ${sessionLabel(session)} is unreachable: ${nexus.message}`,
             );
           }
-          // A waiter hears at once rather than at its timeout; subscribers keep trying.
-          this.failAll(nexus);
+          // A relay known to work is waited out (a restart costs nothing); one never reached is
+          // reported at once rather than at the wait's timeout. Subscribers keep trying.
+          if (inbox.relayAnswered(session.server)) this.noteAll(nexus);
+          else this.failAll(nexus);
         } else {
           if (nexus.code === 'rate_limit_exceeded') {
             this.options.logger.warn(

@@ -56,6 +56,20 @@ export const MessageOut = z.object({
     .optional()
     .describe('True when the relay sent something that could not be represented: see the text'),
   created_at: z.string().optional(),
+  encrypted: z
+    .boolean()
+    .optional()
+    .describe('Encrypted sessions only: whether the message was end-to-end encrypted on the wire'),
+  decrypted: z.boolean().optional().describe('Whether this client could decrypt it'),
+  e2e_error: z
+    .enum(['no_key', 'wrong_key', 'tampered', 'replayed', 'malformed', 'unsupported_version'])
+    .optional()
+    .describe('Why it could not be decrypted; the text is then a placeholder, never the message'),
+  gap_before: z
+    .number()
+    .optional()
+    .describe("How many of this sender's messages the relay never delivered before this one"),
+  warning: z.string().optional(),
 });
 export type MessageOut = z.infer<typeof MessageOut>;
 
@@ -131,7 +145,41 @@ export function messageOut(message: MessageView): MessageOut {
     ...(message.greeting && { greeting: true }),
     ...((message.malformed || jsonTooLarge) && { malformed: true }),
     ...(message.createdAt !== undefined && { created_at: oneLine(message.createdAt) }),
+    ...(message.encrypted !== undefined && { encrypted: message.encrypted }),
+    ...(message.decrypted !== undefined && { decrypted: message.decrypted }),
+    ...(message.e2eError !== undefined && { e2e_error: message.e2eError }),
+    ...(message.gapBefore !== undefined && { gap_before: message.gapBefore }),
+    ...(message.warning !== undefined && { warning: message.warning }),
   };
+}
+
+export const E2eOut = z
+  .object({
+    enabled: z.boolean(),
+    version: z.number(),
+    key: z.enum(['present', 'missing']),
+    confirmed_members: z
+      .array(z.string())
+      .describe('Agents whose encrypted messages opened under this key'),
+  })
+  .describe('End-to-end encryption: the relay carries only ciphertext');
+
+export function e2eOut(session: SessionInfo): z.infer<typeof E2eOut> | undefined {
+  return (
+    session.e2e && {
+      ...session.e2e,
+      confirmed_members: memberIds(session.e2e.confirmed_members),
+    }
+  );
+}
+
+/** One line on a session's encryption for text blocks; empty for plain sessions. */
+export function e2eLine(session: SessionInfo): string {
+  const { e2e } = session;
+  if (!e2e) return '';
+  return e2e.key === 'present'
+    ? `End-to-end encrypted (v${e2e.version}); confirmed members: ${membersText(e2e.confirmed_members) || 'none yet'}.`
+    : 'End-to-end encrypted, but the key is missing: messages show as placeholders until the human gives the full link (with the part after #) to claim or join with.';
 }
 
 /** What the messages of one result may take, escapes included: text and structured stay in budget. */
@@ -172,7 +220,12 @@ export function renderMessages(messages: readonly MessageOut[]): string {
         : `${from}${message.own ? ' (you)' : ''}${message.verified ? ' ✓verified' : ' unverified'}`;
       const json =
         message.json === undefined ? '' : `\n  json: ${escapeUnsafe(JSON.stringify(message.json))}`;
-      const flag = message.malformed ? ' (malformed)' : '';
+      const flag = [
+        message.malformed ? ' (malformed)' : '',
+        message.e2e_error ? ` (not decrypted: ${message.e2e_error})` : '',
+        message.encrypted === false ? ' (NOT encrypted)' : '',
+        message.gap_before ? ` (${message.gap_before} earlier message(s) missing)` : '',
+      ].join('');
       return `[${message.session}] #${message.cursor} ${who}${flag}: ${indentText(message.text)}${json}`;
     })
     .join('\n');

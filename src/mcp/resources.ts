@@ -16,6 +16,7 @@ import {
   type MessageView,
   messageSize,
   NexusError,
+  type Rejoined,
   type SessionInfo,
 } from '../core/index.js';
 import { cut, escapeUnsafe, oneLine } from '../protocol/index.js';
@@ -161,6 +162,8 @@ function describe(session: SessionInfo): string {
   return `${session.role === 'creator' ? 'Created' : 'Joined'} as ${session.agentId} on ${session.server}; ${members}${expiry} (as last seen${seen ? ` ${seen.checkedAt}` : ''}).`;
 }
 
+const NOT_A_MEMBER = '- You are no longer a member of this session.';
+
 /** Status and every message the relay holds, replayed without moving the stored cursor. */
 async function transcript(core: Core, session: SessionInfo): Promise<string> {
   const lines = [`# Session ${session.label}${session.alias ? ` (${session.shortId})` : ''}`, ''];
@@ -176,7 +179,7 @@ async function transcript(core: Core, session: SessionInfo): Promise<string> {
     lines.push(
       `- Members (${status.members.length}/${status.maxAgents}): ${membersText(status.members) || 'none'}`,
     );
-    if (!status.joined) lines.push(`- You are no longer a member of this session.`);
+    if (!status.joined) lines.push(NOT_A_MEMBER);
   } catch (error) {
     const code = error instanceof NexusError ? error.code : 'error';
     lines.push(
@@ -186,9 +189,11 @@ async function transcript(core: Core, session: SessionInfo): Promise<string> {
     );
     return lines.join('\n');
   }
+  const header = lines.length;
   lines.push('', `> ${UNTRUSTED_NOTICE}`, '', '## Messages', '');
 
   const messages: MessageView[] = [];
+  let rejoined: Rejoined | undefined;
   let after = '0';
   let budget = TRANSCRIPT_BUDGET_CHARS;
   let truncated = false;
@@ -199,6 +204,7 @@ async function transcript(core: Core, session: SessionInfo): Promise<string> {
       budgetChars: budget,
     });
     messages.push(...page.messages);
+    rejoined ??= page.rejoined;
     budget -= page.messages.reduce((sum, message) => sum + messageSize(message), 0);
     if (!page.hasMore || page.messages.length === 0) break;
     if (budget <= 0) {
@@ -206,6 +212,15 @@ async function transcript(core: Core, session: SessionInfo): Promise<string> {
       break;
     }
     after = page.cursor;
+  }
+  if (rejoined) {
+    // The status was asked before the rejoin: its "no longer a member" is out of date.
+    const stale = lines.indexOf(NOT_A_MEMBER);
+    lines.splice(
+      stale >= 0 ? stale : header,
+      stale >= 0 ? 1 : 0,
+      `- Rejoined as ${rejoined.agentId} just now: the relay had ${rejoined.reason === 'invalid_session_key' ? 'refused the stored key' : 'removed this agent'}; the read position was kept.`,
+    );
   }
   lines.push(messages.length ? renderMessages(messages.map(messageOut)) : '(no messages yet)');
   if (truncated)

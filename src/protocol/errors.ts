@@ -21,7 +21,7 @@ export const PROTOCOL_ERRORS = {
   },
   invalid_session_key: {
     status: 401,
-    hint: 'The session key does not match: join again under a different agent id (the same id answers agent_id_taken; the old membership ends by inactivity or expiry).',
+    hint: 'The session key does not match: join again under a different agent id (join_session with the session alias and agent_id; the same id answers agent_id_taken while the old membership lasts).',
   },
   forbidden: {
     status: 403,
@@ -29,7 +29,7 @@ export const PROTOCOL_ERRORS = {
   },
   agent_not_in_session: {
     status: 403,
-    hint: 'This agent is not a member of the session: join or claim again (the session may have expired).',
+    hint: 'This agent is not a member of the session: join again (join_session takes the session alias), or claim a new pairing code (the session may have expired).',
   },
   session_not_found: {
     status: 404,

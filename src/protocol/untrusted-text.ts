@@ -138,7 +138,8 @@ export function boundRelayText(
     .slice(0, max * 64)
     .replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/gi, ' ')
     .replace(/<[^>]+>/g, ' ');
-  return cut(oneLine(scrubSecrets(plain, scrub)), max) || '(empty body)';
+  // Scrubbed again once escapes and controls are gone: a secret split by them is whole again.
+  return cut(scrubSecrets(oneLine(scrubSecrets(plain, scrub)), scrub), max) || '(empty body)';
 }
 
 /** Relay text framed as what it is: words of a server we may not control. */

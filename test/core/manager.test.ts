@@ -107,22 +107,31 @@ describe('session manager', async () => {
     expect((await failure(bob.manager.join({ sessionId: 'short' }))).code).toBe('invalid_argument');
   });
 
-  it('keeps one membership per session in a store, and says when a claim replaced one', async () => {
+  it('keeps one membership per session in a store, and says when a join or claim replaced one', async () => {
     const alice = makeCore(relay.url, { agentId: 'alice' });
     const created = await alice.manager.create({ pair: true });
     const home = tempDir();
     const bob = makeCore(relay.url, { agentId: 'bob', home });
     await bob.manager.claim({ code: created.pairing?.code ?? '' });
     const bobToo = makeCore(relay.url, { agentId: 'bob-two', home });
-    const refused = await failure(bobToo.manager.join({ sessionId: created.session.sessionId }));
-    expect(refused.code).toBe('already_member');
-    expect(refused.message).toContain('as bob');
+    // The full id names the stored session: joining it as another id replaces the membership.
+    const joined = await bobToo.manager.join({
+      sessionId: created.session.sessionId,
+      agentId: 'bob-two',
+    });
+    expect(joined).toMatchObject({ alreadyJoined: false, replaced: 'bob' });
+    expect((await alice.manager.status(created.session.sessionId)).members).toEqual([
+      'alice',
+      'bob-two',
+    ]);
     const again = await alice.manager.pair(created.session.sessionId);
-    const claimed = await bobToo.manager.claim({ code: again.code });
-    expect(claimed.replaced).toBe('bob');
-    expect(bobToo.store.get(created.session.sessionId)?.agentId).toBe('bob-two');
+    const claimed = await bobToo.manager.claim({ code: again.code, agentId: 'bob-three' });
+    expect(claimed.replaced).toBe('bob-two');
+    expect(bobToo.store.get(created.session.sessionId)?.agentId).toBe('bob-three');
     expect(
-      bobToo.lines.some((line) => line.level === 'warning' && line.message.includes('held as bob')),
+      bobToo.lines.some(
+        (line) => line.level === 'warning' && line.message.includes('held as bob-two'),
+      ),
     ).toBe(true);
   });
 
@@ -372,23 +381,30 @@ describe('session manager', async () => {
       JSON.stringify({ imported: created.session.sessionId }),
     );
     const target = makeCore('http://127.0.0.1:9');
-    const report = importShellClientSessions(target.manager, dir);
+    const report = await importShellClientSessions(target.manager, dir);
     expect(report.imported).toEqual([
       {
         sessionId: created.session.sessionId,
         alias: 'imported',
         server: relay.url,
+        serverFrom: 'server file',
         agentId: 'alice',
+        // The shell client keeps no role: the relay says alice created it.
+        role: 'creator',
+        cursor: '0',
       },
     ]);
     expect(report.skipped).toEqual([
-      { sessionId: 'f'.repeat(48), reason: 'missing or invalid agent or key file' },
+      {
+        sessionId: 'f'.repeat(48),
+        reason: 'no key file: without it the session cannot be used',
+      },
     ]);
     // The imported key works: the send is verified and lands on the session's own relay.
     expect((await target.manager.send('imported', { text: 'via import' })).verified).toBe(true);
-    expect(importShellClientSessions(target.manager, dir).skipped).toContainEqual({
+    expect((await importShellClientSessions(target.manager, dir)).skipped).toContainEqual({
       sessionId: created.session.sessionId,
-      reason: 'already in the store',
+      reason: 'already in the store (never overwritten)',
     });
   });
 

@@ -4,22 +4,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { createLogger, type LogLevel, silentLogger } from '../../src/core/logger.js';
-import { SessionStore, type StoredSession } from '../../src/core/store.js';
+import { SessionStore } from '../../src/core/store.js';
 import { tempDir } from '../helpers/core.js';
+import { storedSession } from '../helpers/stored-session.js';
 
 const run = promisify(execFile);
 
-const session = (sessionId: string, extra: Partial<StoredSession> = {}): StoredSession => ({
-  sessionId,
-  server: 'http://127.0.0.1:1',
-  agentId: 'me',
-  sessionKey: 'secret-key',
-  cursor: '0',
-  role: 'member',
-  createdAt: '2026-11-25T00:00:00.000Z',
-  lastUsedAt: '2026-11-25T00:00:00.000Z',
-  ...extra,
-});
+const session = storedSession;
 
 describe('session store', () => {
   it('keeps its directory at 0700 and its file at 0600', () => {
@@ -90,13 +81,10 @@ describe('session store', () => {
     expect(lines[0]?.message).toContain(join(dir, aside[0] as string));
   });
 
-  it('treats a file that fails the schema as corrupt too', () => {
+  it('treats a file whose frame fails the schema as corrupt too', () => {
     const dir = tempDir();
     const first = new SessionStore({ dir, logger: silentLogger });
-    writeFileSync(
-      first.file,
-      JSON.stringify({ version: 1, sessions: { x: { cursor: 'not-a-cursor' } } }),
-    );
+    writeFileSync(first.file, JSON.stringify({ version: 'one', sessions: [] }));
     const store = new SessionStore({ dir, logger: silentLogger });
     expect(store.all()).toEqual([]);
     expect(readdirSync(dir).some((name) => name.startsWith('store.json.corrupt-'))).toBe(true);

@@ -34,6 +34,7 @@ export function makeCore(
     pollIntervalMs?: number;
     timeoutMs?: number;
     requestsPerMinute?: number;
+    autoRejoin?: boolean;
   } & Pick<CoreOptions, 'client' | 'longPollMs'> = {},
 ): TestCore {
   const home = options.home ?? tempDir();
@@ -45,6 +46,7 @@ export function makeCore(
       ...(options.agentId !== undefined && { agentId: options.agentId }),
       httpTimeoutMs: options.timeoutMs ?? 5_000,
       pollIntervalMs: options.pollIntervalMs ?? 50,
+      ...(options.autoRejoin !== undefined && { autoRejoin: options.autoRejoin }),
       ...(options.requestsPerMinute !== undefined && {
         requestsPerMinute: options.requestsPerMinute,
       }),

@@ -3,6 +3,7 @@
  * crosses the wire, and what a receiver makes of tampered polls. The protocol layer only; the
  * same checks through the MCP tools come with the wiring.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   E2eKey,
@@ -182,5 +183,43 @@ describe('key material on the wire', () => {
     // The scan does find a key when it is there.
     const leaked = `${proxy.transcript()} ${spellings(material[3] as Uint8Array)[2]?.toUpperCase()}`;
     expect(findKeyMaterial(leaked, material)).toBeDefined();
+  });
+});
+
+describe("envelopes and our relay's redaction", () => {
+  it('come back unchanged, 100 B to 16 KiB, whatever secrets the plaintext held', async () => {
+    const relay = await TestRelay.use();
+    const { sessionId, key: sessionKey } = await relay.sessionWithCreator('alice');
+    const key = E2eKey.generate();
+    // Plaintexts full of what the relay redacts, so nothing but the envelope's alphabet protects it.
+    const secretish = fc.constantFrom(
+      `ghp_${'a1B2c3D4e5'.repeat(4)}`,
+      'password=hunter2hunter2',
+      'AKIAABCDEFGHIJKLMNOP',
+      'Bearer abcdefghijklmnop0123456789',
+      ' ',
+    );
+    const plaintexts = fc.sample(
+      fc
+        .tuple(fc.integer({ min: 100, max: 16_000 }), fc.array(secretish, { maxLength: 20 }))
+        .map(([size, secrets]) => `${secrets.join(' ')} ${'x'.repeat(size)}`.slice(0, size)),
+      { numRuns: 25, seed: 15 },
+    );
+    const sent: string[] = [];
+    for (const [i, text] of plaintexts.entries()) {
+      const envelope = sealEnvelope({
+        key,
+        sessionId,
+        senderAgentId: 'alice',
+        kind: 'message',
+        seq: i + 1,
+        payload: { text },
+      });
+      const reply = await relay.send(sessionId, 'alice', { text: envelope }, sessionKey);
+      expect(reply.redacted ?? 0).toBe(0);
+      sent.push(envelope);
+    }
+    const polled = await relay.poll(sessionId, 'alice', `?after=0&limit=${sent.length}`);
+    expect(polled.messages.map((message) => message.text)).toEqual(sent);
   });
 });

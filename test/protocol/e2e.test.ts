@@ -1,3 +1,4 @@
+import { hkdfSync } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -45,6 +46,29 @@ function withByte(envelope: string, index: number, change: (byte: number) => num
   raw[index] = change(raw[index] ?? 0) & 0xff;
   return `nxe1.${base32Encode(raw)}`;
 }
+
+describe('key schedule', () => {
+  it('derives with HKDF-SHA256 exactly as node:crypto does', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ minLength: 16, maxLength: 16 }),
+        (secret, salt) => {
+          const key = E2eKey.fromSecret(secret);
+          const root = Buffer.from(hkdfSync('sha256', secret, 'nexus-e2e/1', 'root', 32));
+          expect(key.rootKey().equals(root)).toBe(true);
+          expect(key.keyId().equals(Buffer.from(hkdfSync('sha256', root, '', 'key-id', 4)))).toBe(
+            true,
+          );
+          const okm = Buffer.from(hkdfSync('sha256', root, salt, 'nexus-e2e/1 msg', 64));
+          const { encKey, commit } = key.messageKeys(salt);
+          expect(Buffer.concat([encKey, commit]).equals(okm)).toBe(true);
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+});
 
 describe('base32', () => {
   it('matches RFC 4648 test vectors in lowercase without padding', () => {

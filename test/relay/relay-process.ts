@@ -31,10 +31,15 @@ export class RelayProcess {
   }
 
   /** kill -9: no shutdown code runs. */
-  async kill(): Promise<void> {
+  kill(): Promise<void> {
+    return this.stop('SIGKILL');
+  }
+
+  /** Ends the process with `signal` (SIGTERM: a graceful shutdown) and waits for its exit. */
+  async stop(signal: NodeJS.Signals): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise((resolveExit) => this.child.once('exit', resolveExit));
-    this.child.kill('SIGKILL');
+    this.child.kill(signal);
     await exited;
   }
 

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import {
   type Core,
   clientError,
+  MAX_POLL_LIMIT,
   type PollResult,
   type SessionError,
   type SessionInfo,
@@ -25,8 +26,8 @@ import {
   showAgent,
   UNTRUSTED_NOTICE,
 } from '../render.js';
-import { boundedInt, numberFrom } from '../schema-parts.js';
-import { sessionArg } from './shared.js';
+import { numberFrom, refusalText } from '../schema-parts.js';
+import { RejoinedOut, rejoinedLine, rejoinedOut, sessionArg } from './shared.js';
 
 export const DEFAULT_WAIT_SECONDS = 25;
 /** Hosts abandon a tool call after about 60 s (HOSTS.md): a wait must end well before. */
@@ -42,6 +43,7 @@ const SessionCursorOut = z.object({
   members: z
     .array(z.object({ agent_id: z.string(), last_seen_at: z.string().optional() }))
     .optional(),
+  rejoined: RejoinedOut.optional(),
 });
 
 /** What every result that carries messages holds: poll and wait alike. */
@@ -54,6 +56,7 @@ const MessagesOut = {
     .array(ErrorOut)
     .optional()
     .describe('Sessions that could not be read (or were not asked, to keep within rate limits)'),
+  rejoined: RejoinedOut.optional(),
   next: z.string(),
 };
 
@@ -62,6 +65,7 @@ function sessionCursors(results: readonly PollResult[]) {
     session: result.session.label,
     cursor: result.cursor,
     has_more: result.hasMore,
+    ...(result.rejoined && { rejoined: rejoinedOut(result.session.label, result.rejoined) }),
     ...(result.members && {
       members: result.members.slice(0, MAX_LISTED_MEMBERS).map((member) => ({
         agent_id: showAgent(member.agentId),
@@ -87,7 +91,7 @@ export function registerMessageTools(
     {
       title: 'Send a message',
       description:
-        "Send a message to a session, signed with this agent's stored session key (so it shows as verified). Give text, a JSON object, or both. Secrets in the text are redacted by the relay. Then call wait_for_messages for the reply.",
+        "Send a message to a session, signed with this agent's stored session key (so it shows as verified). Give text, a JSON object, or both. Secrets in it are redacted before it leaves this machine; a message holding a stored key or a link with #e2e= is refused. In an end-to-end encrypted session the text and JSON travel encrypted (at most 16 KiB). Then call wait_for_messages for the reply.",
       inputSchema: {
         session: sessionArg,
         text: z.string().optional().describe('The message text'),
@@ -98,14 +102,27 @@ export function registerMessageTools(
           .describe(
             'A structured payload (a JSON object); sent natively where the relay supports it, else appended to the text',
           ),
+        strict: z
+          .boolean()
+          .optional()
+          .describe(
+            'With json: fail (json_not_supported) rather than append the payload to the text when the relay takes text only',
+          ),
       },
       outputSchema: {
         session: SessionRefOut,
         id: z.string(),
         cursor: z.string(),
         verified: z.boolean(),
-        redacted: z.number().describe('How many secrets the relay replaced with [REDACTED:<type>]'),
-        format: z.enum(['text', 'json', 'folded']),
+        redacted: z
+          .number()
+          .describe(
+            'How many secrets were replaced with [REDACTED:<type>], by this client before sending and by the relay',
+          ),
+        format: z
+          .enum(['text', 'json', 'folded', 'encrypted'])
+          .describe('encrypted: text and JSON went end-to-end encrypted'),
+        rejoined: RejoinedOut.optional(),
         next: z.string(),
       },
       annotations: ANNOTATIONS.create,
@@ -114,11 +131,14 @@ export function registerMessageTools(
       const sent = await manager.send(args.session, {
         ...(args.text !== undefined && { text: args.text }),
         ...(args.json !== undefined && { json: args.json }),
+        ...(args.strict !== undefined && { strict: args.strict }),
         signal: extra.signal,
       });
+      const rejoined = sent.rejoined && rejoinedOut(sent.session.label, sent.rejoined);
       const next = `Call wait_for_messages with session "${sent.session.label}" for the reply.`;
       const notes = [
-        sent.redacted ? `The relay redacted ${sent.redacted} secret(s) from it.` : '',
+        sent.redacted ? `${sent.redacted} secret(s) were redacted from it.` : '',
+        sent.format === 'encrypted' ? 'It went end-to-end encrypted.' : '',
         sent.format === 'folded'
           ? 'This relay takes text only, so the JSON payload was appended to the text.'
           : '',
@@ -131,9 +151,11 @@ export function registerMessageTools(
           verified: sent.verified,
           redacted: sent.redacted,
           format: sent.format,
+          ...(rejoined && { rejoined }),
           next,
         },
         [
+          ...(rejoined ? [rejoinedLine(rejoined)] : []),
           `Sent to "${sent.session.label}" as ${sent.session.agentId} (cursor ${sent.cursor}, ${sent.verified ? 'verified' : 'unverified'}).`,
           ...notes,
           `Next: ${next}`,
@@ -148,7 +170,7 @@ export function registerMessageTools(
     {
       title: 'Read new messages',
       description:
-        'Return the messages that arrived since the last read, and move the read position past them. Without `session`, reads every session. `after` replays from a cursor without moving the read position; `after: "0"` replays everything, greeting included. Returns at once; use wait_for_messages to block until something arrives.',
+        'Return the messages that arrived since the last read, and move the read position past them. Without `session`, reads every session. `after` replays from a cursor without moving the read position; `after: "0"` replays everything, greeting included; `last: N` returns the last N messages of a session without moving the read position. Returns at once; use wait_for_messages to block until something arrives.',
       inputSchema: {
         session: sessionArg
           .optional()
@@ -163,39 +185,66 @@ export function registerMessageTools(
           .boolean()
           .optional()
           .describe("Also return each session's members and when they were last seen"),
-        limit: boundedInt('limit', 1, 200)
+        last: numberFrom('last', 1, MAX_POLL_LIMIT)
+          .int(refusalText('last', 'must be a whole number'))
           .optional()
-          .describe('Most messages per session (default 50)'),
+          .describe(
+            `The last N messages of the session (needs session; at most ${MAX_POLL_LIMIT}), read without moving the read position`,
+          ),
+        limit: numberFrom('limit', 1, MAX_POLL_LIMIT)
+          .int(refusalText('limit', 'must be a whole number'))
+          .optional()
+          .describe(
+            `Most messages per session (default 50, at most ${MAX_POLL_LIMIT}; larger values are reduced)`,
+          ),
       },
-      outputSchema: MessagesOut,
+      outputSchema: {
+        ...MessagesOut,
+        clamped: z
+          .boolean()
+          .optional()
+          .describe('True when limit or last was above the maximum and was reduced'),
+      },
       annotations: ANNOTATIONS.read,
     },
     async (args, extra) => {
+      const clamped =
+        (args.limit ?? 0) > MAX_POLL_LIMIT || (args.last ?? 0) > MAX_POLL_LIMIT || undefined;
       const common = {
         ...(args.include_members !== undefined && { members: args.include_members }),
-        ...(args.limit !== undefined && { limit: args.limit }),
+        ...(args.limit !== undefined && { limit: Math.min(args.limit, MAX_POLL_LIMIT) }),
         signal: extra.signal,
       };
       let results: PollResult[];
       let errors: SessionError[] = [];
       if (args.session !== undefined) {
+        if (args.last !== undefined && args.after !== undefined) {
+          throw clientError('invalid_argument', 'Give `last` or `after`, not both.');
+        }
         results = [
           await manager.poll(args.session, {
             ...common,
             ...(args.after !== undefined && { after: String(args.after) }),
+            ...(args.last !== undefined && { last: Math.min(args.last, MAX_POLL_LIMIT) }),
           }),
         ];
       } else {
-        if (args.after !== undefined) {
+        if (args.after !== undefined || args.last !== undefined) {
           throw clientError(
             'invalid_argument',
-            '`after` needs a `session`: cursors belong to one session.',
+            '`after` and `last` need a `session`: cursors belong to one session.',
           );
         }
         ({ results, errors } = await manager.pollAll(common));
       }
       ledger.record(extra.requestId, deliveries(results), extra.signal);
-      return messagesResult({ results, idle: [], errors, timedOut: undefined });
+      return messagesResult({
+        results,
+        idle: [],
+        errors,
+        timedOut: undefined,
+        ...(clamped && { limitClamped: true }),
+      });
     },
   );
 
@@ -302,6 +351,8 @@ interface MessagesResultInput {
   allFailed?: boolean;
   timeoutSeconds?: number;
   clamped?: boolean;
+  /** A poll's limit or last was above the maximum and was reduced. */
+  limitClamped?: boolean;
   target?: string;
 }
 
@@ -322,6 +373,9 @@ function messagesResult(input: MessagesResultInput) {
   const errors = input.errors.map(({ session, error }) => errorOut(session, error));
   const isWait = input.timedOut !== undefined;
   const replay = input.results.some((result) => result.replay);
+  const rejoins = input.results.flatMap((result) =>
+    result.rejoined ? [rejoinedOut(result.session.label, result.rejoined)] : [],
+  );
   const onlyOne = input.results.length === 1 ? input.results[0]?.session.label : undefined;
   let next: string;
   if (hasMore)
@@ -341,7 +395,8 @@ function messagesResult(input: MessagesResultInput) {
       timed_out: input.timedOut === true,
       timeout_seconds: input.timeoutSeconds ?? 0,
     }),
-    ...(input.clamped && { clamped: true }),
+    ...((input.clamped || input.limitClamped) && { clamped: true }),
+    ...(rejoins[0] && { rejoined: rejoins[0] }),
     sessions: [
       ...sessionCursors(input.results),
       ...input.idle.map((session) => ({
@@ -356,7 +411,9 @@ function messagesResult(input: MessagesResultInput) {
     next,
   };
 
-  const lines: string[] = [];
+  const lines: string[] = rejoins.map(rejoinedLine);
+  if (input.limitClamped)
+    lines.push(`(The limit was reduced to ${MAX_POLL_LIMIT}, the most one poll returns.)`);
   // The reduced timeout only matters to a wait that ran into it.
   if (input.clamped && input.timedOut)
     lines.push(`(The timeout was reduced to ${input.timeoutSeconds}s, the most a wait may take.)`);

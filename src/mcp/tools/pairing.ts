@@ -4,12 +4,21 @@ import { z } from 'zod';
 import type { Core } from '../../core/index.js';
 import { ANNOTATIONS, defineTool } from '../define.js';
 import { ok, SessionRefOut, sessionRef } from '../render.js';
-import { JoinedOut, joinedResult, PairingOut, pairingOut, sessionArg } from './shared.js';
+import {
+  JoinedOut,
+  joinedResult,
+  PairingOut,
+  pairingOut,
+  serverArg,
+  sessionArg,
+} from './shared.js';
 
 const codeArg = z
   .string()
   .min(1)
-  .describe('A pairing code such as PEARL-FOCAL-S5SJV (any case), or the full pairing link');
+  .describe(
+    'A pairing code such as PEARL-FOCAL-S5SJV (any case), or the full pairing link, including any #e2e=… part',
+  );
 
 export function registerPairingTools(server: McpServer, core: Core): void {
   const target = { server, logger: core.logger };
@@ -21,18 +30,34 @@ export function registerPairingTools(server: McpServer, core: Core): void {
     {
       title: 'Create a pairing code',
       description:
-        'Create a single-use pairing code and link for a session, to invite another agent. Give the link (or the share_text) to the user; do not claim it yourself.',
-      inputSchema: { session: sessionArg },
-      outputSchema: { session: SessionRefOut, ...PairingOut.shape, next: z.string() },
+        'Create a single-use pairing code and link for a session, to invite another agent. Give the link (or the share_text) to the user; do not claim it yourself. For an end-to-end encrypted session the link carries the key after #: never send it in a message.',
+      inputSchema: {
+        session: sessionArg,
+        server: serverArg.describe(
+          'Relay of a full session id this install does not hold; default: the configured relay',
+        ),
+      },
+      outputSchema: {
+        session: SessionRefOut.optional().describe(
+          'Absent for a session this install does not hold',
+        ),
+        ...PairingOut.shape,
+        next: z.string(),
+      },
       annotations: ANNOTATIONS.create,
     },
     async (args, extra) => {
-      const pairing = await manager.pair(args.session, extra.signal);
+      const pairing = await manager.pair(args.session, extra.signal, args.server);
       const out = pairingOut(pairing);
-      const next = `Give the user this to forward: "${out.share_text}" Then call wait_for_messages with session "${pairing.session.label}".`;
+      // The link of an encrypted session holds its key: it goes in `link` and share_text only.
+      const next = pairing.session?.e2e
+        ? `Give the user the share_text (or the link) to forward, whole and only through them. Then call wait_for_messages with session "${pairing.label}".`
+        : pairing.session
+          ? `Give the user this to forward: "${out.share_text}" Then call wait_for_messages with session "${pairing.label}".`
+          : `Give the user this to forward: "${out.share_text}"`;
       return ok(
-        { session: sessionRef(pairing.session), ...out, next },
-        `Pairing code ${out.code} for session "${pairing.session.label}": ${out.link}${out.expires_at ? ` (valid until ${out.expires_at}, single use)` : ' (single use)'}.\nNext: ${next}`,
+        { ...(pairing.session && { session: sessionRef(pairing.session) }), ...out, next },
+        `Pairing code ${out.code} for session "${pairing.label}": ${out.link}${out.expires_at ? ` (valid until ${out.expires_at}, single use)` : ' (single use)'}.\nNext: ${next}`,
       );
     },
   );
@@ -43,7 +68,7 @@ export function registerPairingTools(server: McpServer, core: Core): void {
     {
       title: 'Claim a pairing code',
       description:
-        'Join the session behind a pairing code or link someone gave you. A link also names the relay to use. Returns the session and its greeting.',
+        'Join the session behind a pairing code or link someone gave you. A link also names the relay to use. Pass a link whole: for an end-to-end encrypted session the part after # is the key (it is kept on this machine, never sent to the relay); claiming again with the full link attaches a missing key. Returns the session and its greeting.',
       inputSchema: {
         code: codeArg,
         agent_id: z

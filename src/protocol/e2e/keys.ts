@@ -3,7 +3,7 @@
  * link) gives `K_root` and a 4-byte `key_id`; every message gets its own AES key and a key
  * commitment from `K_root` and a fresh 16-byte salt.
  */
-import { hkdfSync, randomBytes } from 'node:crypto';
+import { createSecretKey, hkdfSync, type KeyObject, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 
 export const E2E_SECRET_BYTES = 32;
@@ -14,7 +14,12 @@ export const E2E_COMMIT_BYTES = 32;
 const ROOT_SALT = 'nexus-e2e/1';
 const MESSAGE_INFO = 'nexus-e2e/1 msg';
 
-function hkdf(ikm: Uint8Array, salt: Uint8Array | string, info: string, length: number): Buffer {
+function hkdf(
+  ikm: Uint8Array | KeyObject,
+  salt: Uint8Array | string,
+  info: string,
+  length: number,
+): Buffer {
   return Buffer.from(hkdfSync('sha256', ikm, salt, info, length));
 }
 
@@ -26,10 +31,13 @@ export class E2eKey {
   readonly #secret: Buffer;
   readonly #root: Buffer;
   readonly #keyId: Buffer;
+  /** K_root as a KeyObject: HKDF from one is less than half the cost of one from bytes. */
+  readonly #rootObject: KeyObject;
 
   private constructor(secret: Buffer) {
     this.#secret = secret;
     this.#root = hkdf(secret, ROOT_SALT, 'root', 32);
+    this.#rootObject = createSecretKey(this.#root);
     this.#keyId = hkdf(this.#root, '', 'key-id', E2E_KEY_ID_BYTES);
   }
 
@@ -63,7 +71,7 @@ export class E2eKey {
 
   /** Per message: `K_enc` = OKM[0:32], `commit` = OKM[32:64]. */
   messageKeys(salt: Uint8Array): { encKey: Buffer; commit: Buffer } {
-    const okm = hkdf(this.#root, salt, MESSAGE_INFO, 64);
+    const okm = hkdf(this.#rootObject, salt, MESSAGE_INFO, 64);
     return { encKey: okm.subarray(0, 32), commit: okm.subarray(32, 64) };
   }
 

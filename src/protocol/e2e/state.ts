@@ -47,6 +47,14 @@ export const E2eSessionRecord = z.object({
   }),
   /** Agents whose hello (or any envelope) opened under our key. */
   confirmedMembers: z.array(z.string()),
+  /**
+   * The `key_id` (hex) seen in envelopes while the key was missing: a later claim with the full
+   * link finds this session by it without asking the relay.
+   */
+  seenKeyId: z
+    .string()
+    .regex(/^[0-9a-f]{8}$/)
+    .optional(),
 });
 export type E2eSessionRecord = z.infer<typeof E2eSessionRecord>;
 
@@ -70,7 +78,18 @@ export function recordKey(record: E2eSessionRecord): E2eKey | undefined {
 
 /** Attaches a key that arrived later (claim or join with the full link). */
 export function withKey(record: E2eSessionRecord, key: E2eKey): E2eSessionRecord {
-  return { ...record, secret: key.secret().toString('base64url') };
+  const { seenKeyId: _seen, ...rest } = record;
+  return { ...rest, secret: key.secret().toString('base64url') };
+}
+
+/** Notes the `key_id` of an envelope that could not be opened for want of the key. */
+export function withSeenKeyId(record: E2eSessionRecord, keyId: string): E2eSessionRecord {
+  return record.seenKeyId === keyId ? record : { ...record, seenKeyId: keyId };
+}
+
+/** True when `key` is the one this session's envelopes were sealed with, as far as seen. */
+export function matchesSeenKeyId(record: E2eSessionRecord, key: E2eKey): boolean {
+  return record.seenKeyId === key.keyId().toString('hex');
 }
 
 /** Takes the next `seq`: call inside the store's locked update, and persist the returned record. */
