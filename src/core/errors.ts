@@ -31,8 +31,6 @@ export const UNREACHABLE_HINTS = [
 const CLIENT_ERRORS = {
   non_json_response:
     'The server did not answer with JSON (a proxy or captive portal?): check the server URL.',
-  unexpected_response:
-    'The server answered with a body this client does not understand: check that the URL points at a NexusMessaging relay.',
   protocol_error:
     'The relay answered outside the protocol (a field is missing or invalid): nothing was stored; check that the URL points at a NexusMessaging relay, or use another relay.',
   response_too_large:
