@@ -7,6 +7,7 @@ import { type Clock, systemClock } from './clock.js';
 import type { CoreConfig } from './config.js';
 import { E2eSessions } from './e2e-sessions.js';
 import { Inbox } from './inbox.js';
+import { Joining } from './joining.js';
 import { createLogger, type Logger, stderrSink } from './logger.js';
 import { SessionManager } from './manager.js';
 import { Membership } from './membership.js';
@@ -57,14 +58,20 @@ export function createCore(options: CoreOptions): Core {
   const recovery = new Recovery(registry, client, logger, config.autoRejoin !== false);
   const e2e = new E2eSessions({ store, redaction: config.clientRedaction ?? true });
   const inbox = new Inbox({ registry, store, client, budget, clock, recovery, e2e });
+  const membership = new Membership(registry, client, logger, recovery);
   const manager = new SessionManager({
     registry,
     inbox,
-    membership: new Membership(registry, client, logger, recovery),
+    membership,
+    joining: new Joining({
+      registry,
+      membership,
+      inbox,
+      e2e,
+      e2eByDefault: config.e2e ?? false,
+      logger,
+    }),
     status: new SessionStatus(registry, client, recovery),
-    e2e,
-    ...(config.e2e !== undefined && { e2eByDefault: config.e2e }),
-    logger,
   });
   const watcher = new Watcher({
     registry,
