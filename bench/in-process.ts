@@ -19,9 +19,9 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { Agent } from 'undici';
-import { z } from 'zod';
 import type * as CoreModule from '../src/core/index.js';
 import type * as ServerModule from '../src/mcp/server.js';
+import { registerFloorTools } from './floor-tools.mjs';
 import { headersOf, type RawAgent, RawHttp } from './lib/http.ts';
 import { killRelayChildren, startRelayChild } from './lib/relay.ts';
 import { filler, importDist } from './lib/util.ts';
@@ -53,7 +53,6 @@ async function ours(url: string, agentId: string) {
 
 function floor(url: string, agent: RawAgent): Promise<Client> {
   const pool = new Agent({ keepAliveTimeout: 30_000 });
-  let cursor = '0';
   const request = async (method: 'GET' | 'POST', path: string, body?: unknown) => {
     const response = await pool.request({
       origin: url,
@@ -68,32 +67,7 @@ function floor(url: string, agent: RawAgent): Promise<Client> {
     return (await response.body.json()) as Record<string, unknown>;
   };
   const server = new McpServer({ name: 'floor', version: '1.0.0' });
-  server.registerTool(
-    'send_message',
-    { description: 'Send', inputSchema: { session: z.string(), text: z.string().optional() } },
-    async ({ text }) => {
-      const sent = await request('POST', `/v1/sessions/${agent.sessionId}/messages`, { text });
-      return {
-        content: [{ type: 'text', text: `Sent (cursor ${sent.cursor}).` }],
-        structuredContent: sent,
-      };
-    },
-  );
-  server.registerTool(
-    'poll_messages',
-    { description: 'Poll', inputSchema: { session: z.string().optional() } },
-    async () => {
-      const polled = await request(
-        'GET',
-        `/v1/sessions/${agent.sessionId}/messages?after=${cursor}`,
-      );
-      cursor = (polled.nextCursor as string | undefined) ?? cursor;
-      return {
-        content: [{ type: 'text', text: JSON.stringify(polled.messages) }],
-        structuredContent: polled,
-      };
-    },
-  );
+  registerFloorTools(server, agent.sessionId, request);
   return connect(server);
 }
 
