@@ -5,11 +5,10 @@
 // Credentials come from the environment: FLOOR_URL, FLOOR_SESSION, FLOOR_AGENT, FLOOR_KEY.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { z } from 'zod';
+import { registerFloorTools } from './floor-tools.mjs';
 
 const { FLOOR_URL, FLOOR_SESSION, FLOOR_AGENT, FLOOR_KEY } = process.env;
 let agent;
-let cursor = '0';
 
 async function request(method, path, body) {
   agent ??= import('undici').then(({ Agent }) => new Agent({ keepAliveTimeout: 30_000 }));
@@ -28,28 +27,6 @@ async function request(method, path, body) {
 }
 
 const server = new McpServer({ name: 'floor', version: '1.0.0' }, { capabilities: { tools: {} } });
-server.registerTool(
-  'send_message',
-  { description: 'Send', inputSchema: { session: z.string(), text: z.string().optional() } },
-  async ({ text }) => {
-    const sent = await request('POST', `/v1/sessions/${FLOOR_SESSION}/messages`, { text });
-    return {
-      content: [{ type: 'text', text: `Sent (cursor ${sent.cursor}).` }],
-      structuredContent: sent,
-    };
-  },
-);
-server.registerTool(
-  'poll_messages',
-  { description: 'Poll', inputSchema: { session: z.string().optional() } },
-  async () => {
-    const polled = await request('GET', `/v1/sessions/${FLOOR_SESSION}/messages?after=${cursor}`);
-    cursor = polled.nextCursor ?? cursor;
-    return {
-      content: [{ type: 'text', text: JSON.stringify(polled.messages) }],
-      structuredContent: polled,
-    };
-  },
-);
+registerFloorTools(server, FLOOR_SESSION, request);
 await server.connect(new StdioServerTransport());
 process.stdin.on('end', () => process.exit(0));

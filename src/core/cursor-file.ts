@@ -41,7 +41,10 @@ export class CursorFiles {
 
   /** The record as last written, or undefined when there is none (or it cannot be read). */
   read(sessionId: string): ReadPosition | undefined {
-    const fd = this.fd(sessionId, false);
+    return this.readAt(this.fd(sessionId, false));
+  }
+
+  private readAt(fd: number | undefined): ReadPosition | undefined {
     if (fd === undefined) return undefined;
     try {
       const length = readSync(fd, this.buffer, 0, RECORD_BYTES, 0);
@@ -63,8 +66,10 @@ export class CursorFiles {
     this.ensureDir();
     const path = this.path(sessionId);
     return withFileLock(`${path}.lock`, 'the read position of a session', () => {
-      const { next, result } = fn(this.read(sessionId));
-      if (next) this.write(sessionId, next);
+      // One look at the record per step: the fd checked here is the one written below.
+      const fd = this.fd(sessionId, false);
+      const { next, result } = fn(this.readAt(fd));
+      if (next) this.write(sessionId, fd, next);
       return result;
     });
   }
@@ -78,12 +83,12 @@ export class CursorFiles {
     }
   }
 
-  private write(sessionId: string, position: ReadPosition): void {
-    const bytes = Buffer.alloc(RECORD_BYTES, 0x20);
+  private write(sessionId: string, fd: number | undefined, position: ReadPosition): void {
+    const bytes = this.buffer.fill(0x20);
     bytes.write(encode(position), 0, 'utf8');
     try {
       // In place: a crash mid-write never leaves the record truncated.
-      writeSync(this.fd(sessionId, true) as number, bytes, 0, RECORD_BYTES, 0);
+      writeSync(fd ?? (this.fd(sessionId, true) as number), bytes, 0, RECORD_BYTES, 0);
     } catch (error) {
       throw clientError(
         'store_error',

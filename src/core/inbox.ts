@@ -535,14 +535,15 @@ export class Inbox {
   private commit(batch: FetchedBatch, limit: number, budget: number): PollResult {
     const { session } = batch;
     const rejoined = this.recovery.take(session.sessionId);
-    // Nothing due (a quiet poll) takes no lock: positions only move forward, and messages given
-    // back meanwhile are handed over by the next call.
-    const seen = this.store.position(session);
-    const result = dueIn(batch, seen)
-      ? this.store.movePosition(session, (position) =>
-          this.handOverAt(batch, position, limit, budget),
-        )
-      : this.handOverAt(batch, seen, limit, budget).result;
+    // An empty batch (a quiet poll) takes no lock: positions only move forward, and messages
+    // given back meanwhile are handed over by the next call. A batch with messages was fetched
+    // from the first due position, so it goes straight to the compare-and-advance.
+    const result =
+      batch.messages.length > 0
+        ? this.store.movePosition(session, (position) =>
+            this.handOverAt(batch, position, limit, budget),
+          )
+        : this.handOverAt(batch, this.store.position(session), limit, budget).result;
     return rejoined ? { ...result, rejoined } : result;
   }
 

@@ -15,6 +15,7 @@ import type {
   ServerRequest,
 } from '@modelcontextprotocol/sdk/types.js';
 import { type Logger, toNexusError } from '../core/index.js';
+import { idleMemory } from './idle-memory.js';
 import { errorResult } from './render.js';
 
 export type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -92,6 +93,7 @@ export function defineTool<I extends ZodRawShapeCompat, O extends ZodRawShapeCom
     name,
     { title, description, inputSchema, outputSchema, annotations: { title, ...annotations } },
     (async (args: ShapeOutput<I>, extra: ToolExtra) => {
+      const done = idleMemory.start();
       try {
         return await handler(args, extra);
       } catch (error) {
@@ -101,6 +103,8 @@ export function defineTool<I extends ZodRawShapeCompat, O extends ZodRawShapeCom
           logger.warn(`${name} failed: ${nexus.code}: ${nexus.message}`, request);
         else if (request) logger.debug(`${name} failed: ${nexus.code}`, request);
         return errorResult(nexus);
+      } finally {
+        done();
       }
     }) as Parameters<typeof server.registerTool<O, I>>[2],
   );

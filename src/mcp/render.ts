@@ -241,13 +241,18 @@ export function cleanJson(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(cleanJson);
   if (value === null || typeof value !== 'object') return value;
   const out: Record<string, unknown> = Object.create(Object.getPrototypeOf(value));
-  for (const [key, child] of Object.entries(value))
-    Object.defineProperty(out, cleanText(key), {
-      value: cleanJson(child),
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
+  for (const [key, child] of Object.entries(value)) {
+    const clean = cleanText(key);
+    // Assignment is several times cheaper than defineProperty; only `__proto__` needs the latter.
+    if (clean === '__proto__')
+      Object.defineProperty(out, clean, {
+        value: cleanJson(child),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    else out[clean] = cleanJson(child);
+  }
   return out;
 }
 

@@ -8,6 +8,8 @@ import { AGENT_ID_PATTERN } from './formats.js';
 
 /** Every line-break class a renderer or terminal may honour. */
 const LINE_BREAKS = /\r\n|[\r\n\v\f\u0085\u2028\u2029]/g;
+/** Any character `cleanText` might change or remove. */
+const NEEDS_CLEANING = /[^\t\n\x20-\x7e]/;
 
 /**
  * Terminal escape sequences, removed whole: CSI (7- and 8-bit), OSC/DCS/PM/APC strings with
@@ -63,6 +65,9 @@ export function escapeUnsafe(text: string): string {
  * every other unsafe character is shown escaped (`\u202E`).
  */
 export function cleanText(text: string): string {
+  // Printable ASCII, tabs and newlines: nothing below would change it (the common case, and
+  // every field of every result goes through here).
+  if (!NEEDS_CLEANING.test(text)) return text;
   return escapeUnsafe(text.replace(LINE_BREAKS, '\n').replace(ESCAPE_SEQUENCES, ''));
 }
 
