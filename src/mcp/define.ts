@@ -15,7 +15,6 @@ import type {
   ServerRequest,
 } from '@modelcontextprotocol/sdk/types.js';
 import { type Logger, toNexusError } from '../core/index.js';
-import { idleMemory } from './idle-memory.js';
 import { errorResult } from './render.js';
 
 export type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -93,7 +92,6 @@ export function defineTool<I extends ZodRawShapeCompat, O extends ZodRawShapeCom
     name,
     { title, description, inputSchema, outputSchema, annotations: { title, ...annotations } },
     (async (args: ShapeOutput<I>, extra: ToolExtra) => {
-      const done = idleMemory.start();
       try {
         return await handler(args, extra);
       } catch (error) {
@@ -103,8 +101,6 @@ export function defineTool<I extends ZodRawShapeCompat, O extends ZodRawShapeCom
           logger.warn(`${name} failed: ${nexus.code}: ${nexus.message}`, request);
         else if (request) logger.debug(`${name} failed: ${nexus.code}`, request);
         return errorResult(nexus);
-      } finally {
-        done();
       }
     }) as Parameters<typeof server.registerTool<O, I>>[2],
   );

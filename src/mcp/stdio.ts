@@ -5,7 +5,6 @@
  */
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { configFromEnv, createCore } from '../core/index.js';
-import { idleMemory } from './idle-memory.js';
 import { LogBridge } from './logging.js';
 import { createServer } from './server.js';
 
@@ -34,7 +33,6 @@ export async function runStdioServer(
       await core.watcher.close();
       await new Promise((resolve) => setImmediate(resolve));
       dispose();
-      idleMemory.stop();
       await server.close().catch(() => undefined);
       await core.client.close();
     })();
@@ -47,8 +45,5 @@ export async function runStdioServer(
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
 
   await connect(transport);
-  // Attached after the transport's own reader, so no message can flow past it.
-  idleMemory.enable();
-  process.stdin.on('data', () => idleMemory.touch());
   bridge.logger.debug(`nexus-messaging-mcp ready; default relay ${core.manager.defaultServer()}.`);
 }
