@@ -5,6 +5,8 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { importSessionsJson } from '../../src/relay/sessions-json-import.js';
+import { SqliteStorage } from '../../src/relay/sqlite-storage.js';
 import { cleanup } from '../helpers/cleanup.js';
 import { tempDir } from '../helpers/core.js';
 import { RelayProcess } from './relay-process.js';
@@ -210,4 +212,40 @@ describe('sessions.json from an older relay', () => {
     const own = await relay.call('GET', `/v1/sessions/${created.body.sessionId as string}`);
     expect(own.body.agents).toEqual(['zoe']);
   }, 30_000);
+});
+
+describe('importSessionsJson', () => {
+  it('imports all or nothing: a clash midway leaves the store empty and the file in place', async () => {
+    const dataDir = tempDir('nexus-relay-upgrade-');
+    const now = Date.now();
+    const storage = await SqliteStorage.open({
+      path: join(dataDir, 'relay.db'),
+      maxMessagesPerSession: 100,
+      log: () => {},
+    });
+    cleanup(() => storage.close());
+    // A code left behind by a session that is gone: the store holds no session, yet the clash.
+    await storage.putPairCode({
+      code: 'CHERRY-DATE-BBBBB',
+      sessionId: 'f6'.repeat(24),
+      createdAt: now,
+      expiresAt: now + HOUR,
+    });
+    const legacyPath = join(dataDir, 'sessions.json');
+    const content = JSON.stringify(legacyFile(now));
+    writeFileSync(legacyPath, content, { mode: 0o600 });
+    const lines: string[] = [];
+
+    importSessionsJson(storage, dataDir, now, (line) => lines.push(line));
+
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /could not import .*\(UNIQUE constraint failed: pair_codes\.code\).*left untouched/,
+      ),
+    ]);
+    expectNoSecrets(lines.join('\n'));
+    expect(storage.holdsSessions()).toBe(false);
+    expect(await storage.getPairCode('APPLE-BANANA-AAAAA')).toBeUndefined();
+    expect(readFileSync(legacyPath, 'utf8')).toBe(content);
+  });
 });
