@@ -1,7 +1,8 @@
 /**
  * The core's side of end-to-end encryption (docs/e2e-v1.md) and of client-side redaction: what
  * a body goes through before it leaves the machine, sealing with a `seq` taken under a lock, and
- * opening a polled batch in cursor order with the replay guard persisted under the same lock.
+ * opening a polled batch in cursor order with the replay guard persisted under the session's
+ * read-position lock (with the hand-over itself when the inbox commits a poll).
  * The inbox calls it for every send and every fetch; the manager for the greeting, the hello and
  * keys that arrive with a link.
  *
@@ -113,16 +114,35 @@ export class E2eSessions {
   // ---- receiving --------------------------------------------------------------------------
 
   /**
-   * Opens a batch (sorted by cursor) of an encrypted session. The replay guard is written only
-   * when it changed, under its own lock, from the freshest guard; the members seen, in the store.
+   * Opens a batch (sorted by cursor) of an encrypted session, the replay guard written (when it
+   * changed) under the session's read-position lock.
    */
   open(session: StoredSession, messages: readonly Message[]): InboxMessage[] {
+    const pending = this.openPending(session, messages);
+    const { settle } = pending;
+    return settle
+      ? this.store.movePosition(session, () => ({ result: settle() }))
+      : pending.messages;
+  }
+
+  /**
+   * Opens a batch (sorted by cursor) judged from the guard as it stands, without writing it.
+   * When the guard changes, `settle` must run under the session's read-position lock (the
+   * inbox's compare-and-advance): it writes the guard, from the freshest one, and returns the
+   * messages as they show then. One lock for the hand-over and the guard, so the guard is only
+   * ever written under that lock; a batch never settled (a cancelled call) leaves the guard as
+   * it was, and the next fetch judges those messages again.
+   */
+  openPending(
+    session: StoredSession,
+    messages: readonly Message[],
+  ): { messages: InboxMessage[]; settle?: () => InboxMessage[] } {
     const envelopes = messages.some((message) => isEnvelopeText(message.text));
-    if (!session.e2e && !envelopes) return [...messages];
+    if (!session.e2e && !envelopes) return { messages: [...messages] };
     const current = this.record(session);
     // A plain session stays plain: a peer cannot turn it into an encrypted one (and our sends
     // into refusals) by posting envelopes; those show as placeholders, nothing is stored.
-    if (!current) return messages.map(unopened);
+    if (!current) return { messages: messages.map(unopened) };
     const start = current;
     const key = this.keyOf(start);
     const { sessionId } = session;
@@ -132,16 +152,23 @@ export class E2eSessions {
       return { ...opened, changed: JSON.stringify(opened.guard) !== JSON.stringify(before) };
     };
     const read = this.files.guard(sessionId);
-    let outcome = run(read);
-    if (outcome.changed) {
-      outcome = this.files.updateGuard(sessionId, (fresh) => {
-        // Judged again from the freshest guard only when another process wrote one meanwhile.
-        const again = fresh === read ? outcome : run(fresh);
-        return { ...(again.changed && { next: again.guard }), result: again };
-      });
-    }
-    if (!sameNotes(outcome.record, current)) this.remember(session, outcome.record);
-    return outcome.messages;
+    const outcome = run(read);
+    const noted = (final: typeof outcome) => {
+      if (!sameNotes(final.record, current)) this.remember(session, final.record);
+      return final.messages;
+    };
+    if (!outcome.changed) return { messages: noted(outcome) };
+    return {
+      messages: outcome.messages,
+      settle: () =>
+        noted(
+          this.files.updateGuard(sessionId, (fresh) => {
+            // Judged again from the freshest guard only when another process wrote one meanwhile.
+            const again = fresh === read ? outcome : run(fresh);
+            return { ...(again.changed && { next: again.guard }), result: again };
+          }),
+        ),
+    };
   }
 
   /** Members seen and a key id noticed: rare changes, kept in the store beside the key. */

@@ -3,7 +3,7 @@
  * agent sealed with, per (session, own agent id), and the replay guard, per session, in `e2e/`. They change on
  * every encrypted send and poll, and rewriting the whole store file (temporary file, fsync,
  * rename) for each cost more than the send itself; here a change is a lock and one write in
- * place. The key and the members seen stay in the store (store.ts), which changes rarely.
+ * place (the guard's lock is the session's read-position lock, held by the caller). The key and the members seen stay in the store (store.ts), which changes rarely.
  *
  * `seq` must never be used twice, even after a power cut: its small record is written in place
  * and synced once per block of `seq`s (see takeSeq). The guard may be lost (it is then rebuilt from
@@ -84,33 +84,33 @@ export class E2eStateFiles {
   }
 
   /**
-   * Reads the guard and writes back what `fn` returns, as one step under the (session, agent)
-   * lock; `next: undefined` writes nothing.
+   * Reads the guard and writes back what `fn` returns; `next: undefined` writes nothing. The
+   * caller holds the session's read-position lock (the one lock every guard write is made
+   * under: e2e-sessions.ts), so this is one step for every process sharing the store.
    */
   updateGuard<T>(
     sessionId: string,
     fn: (current: StoredGuard | undefined) => { next?: StoredGuard; result: T },
   ): T {
     const path = this.guardPath(sessionId);
-    return this.lockedPath(`${path}.lock`, () =>
-      this.withFile(path, true, (fd) => {
-        const { next, result } = fn(this.readGuard(path, fd));
-        if (next) {
-          const json = Buffer.from(JSON.stringify(next), 'utf8');
-          const size = fstatSync(fd).size;
-          // A shorter guard is padded with spaces (JSON allows them) rather than truncated: the
-          // file keeps its size, so the write changes no metadata.
-          const bytes =
-            json.length >= size
-              ? json
-              : Buffer.concat([json, Buffer.alloc(size - json.length, 0x20)]);
-          writeSync(fd, bytes, 0, bytes.length, 0);
-          // Written from checked data: no need to check it again when read back.
-          this.parsed.set(path, { text: bytes.toString('utf8'), guard: next });
-        }
-        return result;
-      }),
-    ) as T;
+    this.ensureDir();
+    return this.withFile(path, true, (fd) => {
+      const { next, result } = fn(this.readGuard(path, fd));
+      if (next) {
+        const json = Buffer.from(JSON.stringify(next), 'utf8');
+        const size = fstatSync(fd).size;
+        // A shorter guard is padded with spaces (JSON allows them) rather than truncated: the
+        // file keeps its size, so the write changes no metadata.
+        const bytes =
+          json.length >= size
+            ? json
+            : Buffer.concat([json, Buffer.alloc(size - json.length, 0x20)]);
+        writeSync(fd, bytes, 0, bytes.length, 0);
+        // Written from checked data: no need to check it again when read back.
+        this.parsed.set(path, { text: bytes.toString('utf8'), guard: next });
+      }
+      return result;
+    }) as T;
   }
 
   /** Parsed once per text: a poll reads the guard at least once, usually unchanged. */
