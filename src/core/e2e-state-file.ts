@@ -95,10 +95,10 @@ export class E2eStateFiles {
     const path = this.guardPath(sessionId);
     this.ensureDir();
     return this.withFile(path, true, (fd) => {
-      const { next, result } = fn(this.readGuard(path, fd));
+      const size = fstatSync(fd).size;
+      const { next, result } = fn(this.readGuard(path, fd, size));
       if (next) {
         const json = Buffer.from(JSON.stringify(next), 'utf8');
-        const size = fstatSync(fd).size;
         // A shorter guard is padded with spaces (JSON allows them) rather than truncated: the
         // file keeps its size, so the write changes no metadata.
         const bytes =
@@ -114,8 +114,7 @@ export class E2eStateFiles {
   }
 
   /** Parsed once per text: a poll reads the guard at least once, usually unchanged. */
-  private readGuard(path: string, fd: number): StoredGuard | undefined {
-    const size = fstatSync(fd).size;
+  private readGuard(path: string, fd: number, size = fstatSync(fd).size): StoredGuard | undefined {
     if (size === 0 || size > MAX_GUARD_BYTES) return undefined;
     const buffer = Buffer.alloc(size);
     readSync(fd, buffer, 0, size, 0);
