@@ -29,31 +29,37 @@ try {
     await call(b.client, 'poll_messages', { session: alias });
   }
   const text = filler(100);
-  const plain = { send: [] as number[], poll: [] as number[] };
-  const sealed = { send: [] as number[], poll: [] as number[] };
+  const samples = () => ({
+    send: [] as number[],
+    poll: [] as number[],
+    sendCpu: [] as number[],
+    pollCpu: [] as number[],
+  });
+  const plain = samples();
+  const sealed = samples();
   const warm = warmRounds(rounds);
   for (let i = 0; i < rounds + warm; i++) {
-    const [p, s] =
-      i < warm
-        ? [
-            { send: [], poll: [] },
-            { send: [], poll: [] },
-          ]
-        : [plain, sealed];
-    await time(p.send, () => call(a.client, 'send_message', { session: 'plain', text }));
-    await time(p.poll, () => call(b.client, 'poll_messages', { session: 'plain' }));
-    await time(s.send, () => call(a.client, 'send_message', { session: 'sealed', text }));
-    await time(s.poll, async () => {
+    const [p, s] = i < warm ? [samples(), samples()] : [plain, sealed];
+    const sendTo = (session: string) => () => call(a.client, 'send_message', { session, text });
+    await time(p.send, sendTo('plain'), p.sendCpu);
+    await time(p.poll, () => call(b.client, 'poll_messages', { session: 'plain' }), p.pollCpu);
+    await time(s.send, sendTo('sealed'), s.sendCpu);
+    const pollSealed = async () => {
       const got = (await call(b.client, 'poll_messages', { session: 'sealed' }))
         .structuredContent as { messages: { text: string }[] };
       if (got.messages.length !== 1 || got.messages[0]?.text !== text)
         throw new Error('the encrypted poll did not return the one message sent');
-    });
+    };
+    await time(s.poll, pollSealed, s.pollCpu);
   }
   const ratio = (x: number[], y: number[]) => (median(x) / median(y)).toFixed(2);
   console.log(
     `send ${us(sealed.send)} vs plain ${us(plain.send)} (${ratio(sealed.send, plain.send)}×); ` +
       `poll ${us(sealed.poll)} vs plain ${us(plain.poll)} (${ratio(sealed.poll, plain.poll)}×)`,
+  );
+  console.log(
+    `cpu: send ${us(sealed.sendCpu)} vs plain ${us(plain.sendCpu)} (+${(median(sealed.sendCpu) - median(plain.sendCpu)).toFixed(0)} µs); ` +
+      `poll ${us(sealed.pollCpu)} vs plain ${us(plain.pollCpu)} (+${(median(sealed.pollCpu) - median(plain.pollCpu)).toFixed(0)} µs)`,
   );
   await a.core.close();
   await b.core.close();

@@ -20,6 +20,8 @@ import { withFileLock } from './file-lock.js';
 import { OpenFiles } from './open-files.js';
 
 const SEQ_BYTES = 128;
+/** One buffer for every `seq` record read or written: all of it synchronous. */
+const SEQ_BUFFER = Buffer.alloc(SEQ_BYTES);
 /** `seq`s reserved by one synced write. */
 const SEQ_BLOCK = 64;
 const BOOT_TOLERANCE_S = 10;
@@ -37,6 +39,7 @@ export class E2eStateFiles {
   /** Each guard file's text as last read or written, parsed: most reads find it unchanged. */
   private readonly parsed = new Map<string, { text: string; guard: StoredGuard }>();
   private readonly files = new OpenFiles(MAX_OPEN);
+  private readonly paths = new Map<string, string>();
 
   constructor(storeDir: string) {
     this.dir = join(storeDir, 'e2e');
@@ -68,7 +71,7 @@ export class E2eStateFiles {
         const next: SeqRecord = sync
           ? { seq, reserved: seq + SEQ_BLOCK, boot }
           : { ...stored, seq };
-        const bytes = Buffer.alloc(SEQ_BYTES, 0x20);
+        const bytes = SEQ_BUFFER.fill(0x20);
         bytes.write(JSON.stringify({ s: next.seq, r: next.reserved, b: next.boot }), 0, 'utf8');
         writeSync(fd, bytes, 0, SEQ_BYTES, 0);
         if (sync) fdatasyncSync(fd);
@@ -164,11 +167,24 @@ export class E2eStateFiles {
 
   /** The guard judges what others sent: per session, whichever agent id this store speaks as. */
   private guardPath(sessionId: string): string {
-    return join(this.dir, `${safe(sessionId)}.guard`);
+    return this.named(`${sessionId}\0guard`, () => `${safe(sessionId)}.guard`);
   }
 
   private path(sessionId: string, agentId: string, kind: 'seq' | 'lock'): string {
-    return join(this.dir, `${safe(sessionId)}.${safe(agentId)}.${kind}`);
+    return this.named(`${sessionId}\0${agentId}\0${kind}`, () =>
+      [safe(sessionId), safe(agentId), kind].join('.'),
+    );
+  }
+
+  /** Paths are built once per file: a join and three replaces per call added up. */
+  private named(id: string, name: () => string): string {
+    let path = this.paths.get(id);
+    if (path === undefined) {
+      path = join(this.dir, name());
+      if (this.paths.size >= MAX_OPEN * 4) this.paths.clear();
+      this.paths.set(id, path);
+    }
+    return path;
   }
 }
 
@@ -187,10 +203,12 @@ function safe(part: string): string {
 }
 
 function readSeq(fd: number): SeqRecord {
-  const buffer = Buffer.alloc(SEQ_BYTES);
-  const length = readSync(fd, buffer, 0, SEQ_BYTES, 0);
+  const length = readSync(fd, SEQ_BUFFER, 0, SEQ_BYTES, 0);
   try {
-    const { s, r, b } = JSON.parse(buffer.toString('utf8', 0, length)) as Record<string, unknown>;
+    const { s, r, b } = JSON.parse(SEQ_BUFFER.toString('utf8', 0, length)) as Record<
+      string,
+      unknown
+    >;
     if (Number.isSafeInteger(s) && Number.isSafeInteger(r) && typeof b === 'string') {
       return { seq: s as number, reserved: r as number, boot: b };
     }
