@@ -212,23 +212,24 @@ export function fitMessages(messages: readonly MessageOut[]): MessageOut[] {
 
 /** One line per message: `[session] from ✓ #cursor: text`; JSON payloads inline, compact. */
 export function renderMessages(messages: readonly MessageOut[]): string {
-  return messages
-    .map((message) => {
-      const from = showAgent(message.from);
-      const who = message.greeting
-        ? `${from} (greeting)`
-        : `${from}${message.own ? ' (you)' : ''}${message.verified ? ' ✓verified' : ' unverified'}`;
-      const json =
-        message.json === undefined ? '' : `\n  json: ${escapeUnsafe(JSON.stringify(message.json))}`;
-      const flag = [
-        message.malformed ? ' (malformed)' : '',
-        message.e2e_error ? ` (not decrypted: ${message.e2e_error})` : '',
-        message.encrypted === false ? ' (NOT encrypted)' : '',
-        message.gap_before ? ` (${message.gap_before} earlier message(s) missing)` : '',
-      ].join('');
-      return `[${message.session}] #${message.cursor} ${who}${flag}: ${indentText(message.text)}${json}`;
-    })
-    .join('\n');
+  return renderMessageLines(messages).join('\n');
+}
+
+/** The lines of renderMessages, for a caller that joins them into a larger text once. */
+export function renderMessageLines(messages: readonly MessageOut[]): string[] {
+  return messages.map((message) => {
+    const from = showAgent(message.from);
+    const who = message.greeting
+      ? `${from} (greeting)`
+      : `${from}${message.own ? ' (you)' : ''}${message.verified ? ' ✓verified' : ' unverified'}`;
+    const json =
+      message.json === undefined ? '' : `\n  json: ${escapeUnsafe(JSON.stringify(message.json))}`;
+    let flag = message.malformed ? ' (malformed)' : '';
+    if (message.e2e_error) flag += ` (not decrypted: ${message.e2e_error})`;
+    if (message.encrypted === false) flag += ' (NOT encrypted)';
+    if (message.gap_before) flag += ` (${message.gap_before} earlier message(s) missing)`;
+    return `[${message.session}] #${message.cursor} ${who}${flag}: ${indentText(message.text)}${json}`;
+  });
 }
 
 /**
