@@ -66,14 +66,29 @@ try {
   const text = filler(100);
   const t = { floorSend: [] as number[], floorPoll: [] as number[], send: [] as number[] };
   const poll: number[] = [];
+  // CPU time of this process per call (client and server; the relay is another process): a
+  // machine busy with other work stretches the wall time, much less the CPU a call takes.
+  const cpu = { floorSend: [] as number[], floorPoll: [] as number[], send: [] as number[] };
+  const pollCpu: number[] = [];
   const warm = warmRounds(rounds);
   for (let i = 0; i < rounds + warm; i++) {
-    const sink = i < warm ? { floorSend: [], floorPoll: [], send: [] } : t;
-    await time(sink.floorSend, () => call(floorA, 'send_message', { session: 'floor', text }));
-    await time(sink.floorPoll, () => call(floorB, 'poll_messages', { session: 'floor' }));
-    await time(sink.send, () => call(a.client, 'send_message', { session: 'bench', text }));
-    await time(i < warm ? [] : poll, () => call(b.client, 'poll_messages', { session: 'bench' }));
+    const measured = i >= warm;
+    const sink = measured ? t : { floorSend: [], floorPoll: [], send: [] };
+    const cpuSink = measured ? cpu : { floorSend: [], floorPoll: [], send: [] };
+    const floorSend = () => call(floorA, 'send_message', { session: 'floor', text });
+    await time(sink.floorSend, floorSend, cpuSink.floorSend);
+    const floorPoll = () => call(floorB, 'poll_messages', { session: 'floor' });
+    await time(sink.floorPoll, floorPoll, cpuSink.floorPoll);
+    const send = () => call(a.client, 'send_message', { session: 'bench', text });
+    await time(sink.send, send, cpuSink.send);
+    const ourPoll = () => call(b.client, 'poll_messages', { session: 'bench' });
+    await time(measured ? poll : [], ourPoll, measured ? pollCpu : []);
   }
+  const ratio = (x: number, y: number) => `${(x / y).toFixed(2)}×`;
+  console.log(
+    `CPU per call: send ${median(cpu.send)} µs vs floor ${median(cpu.floorSend)} µs (${ratio(median(cpu.send), median(cpu.floorSend))}); ` +
+      `poll ${median(pollCpu)} µs vs floor ${median(cpu.floorPoll)} µs (${ratio(median(pollCpu), median(cpu.floorPoll))})`,
+  );
   console.log(
     `send ${us(t.send)} vs floor ${us(t.floorSend)} (${(median(t.send) / median(t.floorSend)).toFixed(2)}×); ` +
       `poll ${us(poll)} vs floor ${us(t.floorPoll)} (${(median(poll) / median(t.floorPoll)).toFixed(2)}×)`,
@@ -92,32 +107,42 @@ try {
     const cursors = agents.map(() => '0');
     const allMs: number[] = [];
     const rawMs: number[] = [];
+    const allCpu: number[] = [];
+    const rawCpu: number[] = [];
     const reps = Math.max(5, Math.floor(rounds / 100));
     for (let r = 0; r < reps + 2; r++) {
       for (let i = 0; i < many; i++) {
         await call(b.client, 'send_message', { session: `c${i}`, text });
         await http.send(agents[i] as RawAgent, text);
       }
-      await time(r < 2 ? [] : rawMs, async () => {
-        let next = 0;
-        await Promise.all(
-          Array.from({ length: 8 }, async () => {
-            while (next < many) {
-              const i = next++;
-              const agent = agents[i] as RawAgent;
-              const response = await pool.request({
-                origin: relay.url,
-                method: 'GET',
-                path: `/v1/sessions/${agent.sessionId}/messages?after=${cursors[i]}`,
-                headers: headersOf(agent),
-              });
-              const body = (await response.body.json()) as { nextCursor: string };
-              cursors[i] = body.nextCursor;
-            }
-          }),
-        );
-      });
-      await time(r < 2 ? [] : allMs, () => call(c.client, 'poll_messages', {}));
+      await time(
+        r < 2 ? [] : rawMs,
+        async () => {
+          let next = 0;
+          await Promise.all(
+            Array.from({ length: 8 }, async () => {
+              while (next < many) {
+                const i = next++;
+                const agent = agents[i] as RawAgent;
+                const response = await pool.request({
+                  origin: relay.url,
+                  method: 'GET',
+                  path: `/v1/sessions/${agent.sessionId}/messages?after=${cursors[i]}`,
+                  headers: headersOf(agent),
+                });
+                const body = (await response.body.json()) as { nextCursor: string };
+                cursors[i] = body.nextCursor;
+              }
+            }),
+          );
+        },
+        r < 2 ? [] : rawCpu,
+      );
+      await time(
+        r < 2 ? [] : allMs,
+        () => call(c.client, 'poll_messages', {}),
+        r < 2 ? [] : allCpu,
+      );
     }
     await call(b.client, 'send_message', { session: 'c0', text });
     const sample = JSON.stringify(await call(c.client, 'poll_messages', {}));
@@ -125,7 +150,7 @@ try {
       `one message: answer ${JSON.stringify(await call(b.client, 'poll_messages', { session: 'bench' })).length} bytes; poll of ${many} (1 message): ${sample.length} bytes`,
     );
     console.log(
-      `poll of ${many}: ${(median(allMs) / 1000).toFixed(2)} ms vs raw ${(median(rawMs) / 1000).toFixed(2)} ms (${(median(allMs) / median(rawMs)).toFixed(2)}×)`,
+      `poll of ${many}: ${(median(allMs) / 1000).toFixed(2)} ms vs raw ${(median(rawMs) / 1000).toFixed(2)} ms (${(median(allMs) / median(rawMs)).toFixed(2)}×); CPU ${(median(allCpu) / 1000).toFixed(2)} ms vs ${(median(rawCpu) / 1000).toFixed(2)} ms (${ratio(median(allCpu), median(rawCpu))})`,
     );
     await c.core.close();
     await pool.close();

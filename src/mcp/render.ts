@@ -212,48 +212,79 @@ export function fitMessages(messages: readonly MessageOut[]): MessageOut[] {
 
 /** One line per message: `[session] from ✓ #cursor: text`; JSON payloads inline, compact. */
 export function renderMessages(messages: readonly MessageOut[]): string {
-  return messages
-    .map((message) => {
-      const from = showAgent(message.from);
-      const who = message.greeting
-        ? `${from} (greeting)`
-        : `${from}${message.own ? ' (you)' : ''}${message.verified ? ' ✓verified' : ' unverified'}`;
-      const json =
-        message.json === undefined ? '' : `\n  json: ${escapeUnsafe(JSON.stringify(message.json))}`;
-      const flag = [
-        message.malformed ? ' (malformed)' : '',
-        message.e2e_error ? ` (not decrypted: ${message.e2e_error})` : '',
-        message.encrypted === false ? ' (NOT encrypted)' : '',
-        message.gap_before ? ` (${message.gap_before} earlier message(s) missing)` : '',
-      ].join('');
-      return `[${message.session}] #${message.cursor} ${who}${flag}: ${indentText(message.text)}${json}`;
-    })
-    .join('\n');
+  return renderMessageLines(messages).join('\n');
+}
+
+/** The lines of renderMessages, for a caller that joins them into a larger text once. */
+export function renderMessageLines(messages: readonly MessageOut[]): string[] {
+  return messages.map((message) => {
+    const from = showAgent(message.from);
+    const who = message.greeting
+      ? `${from} (greeting)`
+      : `${from}${message.own ? ' (you)' : ''}${message.verified ? ' ✓verified' : ' unverified'}`;
+    const json =
+      message.json === undefined ? '' : `\n  json: ${escapeUnsafe(JSON.stringify(message.json))}`;
+    let flag = message.malformed ? ' (malformed)' : '';
+    if (message.e2e_error) flag += ` (not decrypted: ${message.e2e_error})`;
+    if (message.encrypted === false) flag += ' (NOT encrypted)';
+    if (message.gap_before) flag += ` (${message.gap_before} earlier message(s) missing)`;
+    return `[${message.session}] #${message.cursor} ${who}${flag}: ${indentText(message.text)}${json}`;
+  });
 }
 
 /**
  * Every string in a structured result, JSON payload keys included, through the sanitiser:
  * line breaks become `\n`, controls, bidi and invisible characters are shown escaped. Objects
- * keep their prototype (null for payloads), and `__proto__` stays a plain key.
+ * keep their prototype (null for payloads), and `__proto__` stays a plain key. Copy on write:
+ * an array or object none of whose keys and values the sanitiser changes is returned as it is,
+ * so a result of clean text (the common case) allocates nothing here.
  */
 export function cleanJson(value: unknown): unknown {
   if (typeof value === 'string') return cleanText(value);
-  if (Array.isArray(value)) return value.map(cleanJson);
   if (value === null || typeof value !== 'object') return value;
-  const out: Record<string, unknown> = Object.create(Object.getPrototypeOf(value));
-  for (const [key, child] of Object.entries(value)) {
-    const clean = cleanText(key);
-    // Assignment is several times cheaper than defineProperty; only `__proto__` needs the latter.
-    if (clean === '__proto__')
-      Object.defineProperty(out, clean, {
-        value: cleanJson(child),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    else out[clean] = cleanJson(child);
+  if (Array.isArray(value)) return cleanArray(value);
+  return cleanObject(value as Record<string, unknown>);
+}
+
+function cleanArray(value: readonly unknown[]): readonly unknown[] {
+  let out: unknown[] | undefined;
+  for (let i = 0; i < value.length; i++) {
+    const child = value[i];
+    const clean = cleanJson(child);
+    if (out === undefined && clean !== child) out = value.slice(0, i);
+    out?.push(clean);
   }
-  return out;
+  return out ?? value;
+}
+
+function cleanObject(value: Record<string, unknown>): Record<string, unknown> {
+  const keys = Object.keys(value);
+  let out: Record<string, unknown> | undefined;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    const child = value[key];
+    const cleanKey = cleanText(key);
+    const clean = cleanJson(child);
+    if (out === undefined && (cleanKey !== key || clean !== child)) {
+      out = Object.create(Object.getPrototypeOf(value)) as Record<string, unknown>;
+      // The keys before this one were clean, and so were their values.
+      for (let j = 0; j < i; j++) setKey(out, keys[j] as string, value[keys[j] as string]);
+    }
+    if (out !== undefined) setKey(out, cleanKey, clean);
+  }
+  return out ?? value;
+}
+
+function setKey(out: Record<string, unknown>, key: string, value: unknown): void {
+  // Assignment is several times cheaper than defineProperty; only `__proto__` needs the latter.
+  if (key === '__proto__')
+    Object.defineProperty(out, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  else out[key] = value;
 }
 
 // ---- results --------------------------------------------------------------------------------

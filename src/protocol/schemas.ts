@@ -21,17 +21,22 @@ export const AgentId = z
   .string()
   .regex(AGENT_ID_PATTERN, 'letters, digits, - and _ only, at most 128 characters');
 export const SessionId = z.string().refine(isSessionId, 'not a session id');
-export const Cursor = z
-  .union([z.string().regex(CURSOR_PATTERN), z.number().int().nonnegative()])
-  .transform((value) => String(value));
+/** A cursor as relays send it, checked but not converted (see `Cursor`). */
+const WireCursor = z.union([z.string().regex(CURSOR_PATTERN), z.number().int().nonnegative()]);
+export const Cursor = WireCursor.transform((value) => String(value));
 
-/** A point in time as ISO 8601, whatever the relay sent (ISO string, epoch s or ms). */
-export const Timestamp = z.union([z.string(), z.number()]).transform((value) => {
+/** A point in time as relays send it, checked but not converted (see `Timestamp`). */
+const WireTimestamp = z.union([z.string(), z.number()]);
+
+function toTimestamp(value: string | number): string {
   // Relay-written: shown to the model, so bounded and on one line.
   if (typeof value === 'string') return cut(oneLine(value), 64);
   const ms = value < 1e12 ? value * 1000 : value;
   return new Date(ms).toISOString();
-});
+}
+
+/** A point in time as ISO 8601, whatever the relay sent (ISO string, epoch s or ms). */
+export const Timestamp = WireTimestamp.transform(toTimestamp);
 
 export const Ttl = z.number().int().min(MIN_TTL_SECONDS, `ttl must be at least ${MIN_TTL_SECONDS}`);
 
@@ -123,30 +128,45 @@ export const RenewResponse = z.object({
 });
 export type RenewResponse = z.infer<typeof RenewResponse>;
 
-export const SendResponse = z.object({
+// The two answers of every call, send and poll, are checked by plain object schemas (no field
+// transforms or defaults, so zod runs them on its compiled path) and converted afterwards by
+// the plain functions here, in one pass, to the same values the lenient schemas above give.
+
+const WireSend = z.object({
   id: z.string(),
-  cursor: Cursor,
-  expiresAt: Timestamp.optional(),
+  cursor: WireCursor,
+  expiresAt: WireTimestamp.optional(),
   /** Our relay: how many secrets were replaced with `[REDACTED:<type>]`. */
   redacted: z.number().optional(),
 });
-export type SendResponse = z.infer<typeof SendResponse>;
+
+export interface SendResponse {
+  id: string;
+  cursor: string;
+  expiresAt?: string;
+  redacted?: number;
+}
+
+export const SendResponse = WireSend.transform((wire): SendResponse => {
+  const out: SendResponse = { id: wire.id, cursor: String(wire.cursor) };
+  if (wire.expiresAt !== undefined) out.expiresAt = toTimestamp(wire.expiresAt);
+  if (wire.redacted !== undefined) out.redacted = wire.redacted;
+  return out;
+});
 
 const WireMessage = z.object({
   id: z.string(),
   agentId: z.string(),
-  text: z
-    .string()
-    .nullish()
-    .transform((value) => value ?? ''),
+  text: z.string().nullish(),
   // Checked by guardJson, never by a recursive schema: a 4,000-level payload must not overflow.
   json: z.unknown().optional(),
-  cursor: Cursor,
-  verified: z.boolean().default(false),
+  cursor: WireCursor,
+  verified: z.boolean().optional(),
   type: z.string().optional(),
-  createdAt: Timestamp.optional(),
-  expiresAt: Timestamp.optional(),
+  createdAt: WireTimestamp.optional(),
+  expiresAt: WireTimestamp.optional(),
 });
+type WireMessage = z.infer<typeof WireMessage>;
 
 /** Where a message from a relay names a sender that is no agent id. */
 export const INVALID_SENDER = '(invalid agent id)';
@@ -158,6 +178,19 @@ const JSON_PROBLEMS = {
   not_json: 'is not JSON',
 } as const;
 
+/** A decoded message: the wire's fields, with the text, cursor, flags and times settled. */
+export type Message = Omit<
+  WireMessage,
+  'text' | 'cursor' | 'verified' | 'createdAt' | 'expiresAt'
+> & {
+  text: string;
+  cursor: string;
+  verified: boolean;
+  createdAt?: string;
+  expiresAt?: string;
+  malformed?: true;
+};
+
 /**
  * A message as the client uses it, decided once, at decode time, so every reader (poll, wait,
  * resource) gets the same outcome. What cannot be represented is delivered, not dropped: a
@@ -165,45 +198,78 @@ const JSON_PROBLEMS = {
  * agent id is named escaped in the text, and either marks the message `malformed`, so its
  * cursor still moves on. `type: "greeting"` counts only at cursor 0, where the greeting lives.
  */
-export const Message = WireMessage.transform((wire) => {
-  const { json: rawJson, agentId: rawAgentId, type, ...rest } = wire;
-  const notes: string[] = [];
+function toMessage(wire: WireMessage): Message {
+  const rawAgentId = wire.agentId;
+  const cursor = String(wire.cursor);
+  let text = wire.text ?? '';
+  let notes: string[] | undefined;
   let json: unknown;
-  if (rawJson !== undefined) {
-    const guarded = guardJson(rawJson);
+  if (wire.json !== undefined) {
+    const guarded = guardJson(wire.json);
     if (guarded.ok) json = guarded.value;
     else
-      notes.push(
-        `[malformed: the json payload ${JSON_PROBLEMS[guarded.reason]}; shown as text] ${jsonExcerpt(rawJson, EXCERPT_CHARS)}`,
-      );
+      notes = [
+        `[malformed: the json payload ${JSON_PROBLEMS[guarded.reason]}; shown as text] ${jsonExcerpt(wire.json, EXCERPT_CHARS)}`,
+      ];
   }
   const validSender = AGENT_ID_PATTERN.test(rawAgentId);
-  if (!validSender)
+  if (!validSender) {
+    notes ??= [];
     notes.unshift(
       `[protocol error: the relay gave the sender id ${showId(rawAgentId)}, which is not an agent id]`,
     );
-  const malformed = notes.length > 0;
-  return {
-    ...rest,
-    agentId: validSender ? rawAgentId : INVALID_SENDER,
-    text: malformed ? [...notes, ...(rest.text ? [rest.text] : [])].join('\n') : rest.text,
-    ...(json !== undefined && { json }),
-    ...(type !== undefined && (type !== 'greeting' || rest.cursor === '0') && { type }),
-    ...(!validSender && { verified: false }),
-    ...(malformed && { malformed: true as const }),
-  };
-});
-export type Message = z.infer<typeof Message>;
+  }
+  if (notes !== undefined) text = (text ? [...notes, text] : notes).join('\n');
+  // Keys in the order they always had (JSON of a message reads as before): id, text, cursor,
+  // verified, the times, agentId, then what only some messages carry. agentId follows below.
+  const out = { id: wire.id, text, cursor, verified: validSender && (wire.verified ?? false) };
+  const message = out as Message;
+  if (wire.createdAt !== undefined) message.createdAt = toTimestamp(wire.createdAt);
+  if (wire.expiresAt !== undefined) message.expiresAt = toTimestamp(wire.expiresAt);
+  message.agentId = validSender ? rawAgentId : INVALID_SENDER;
+  if (json !== undefined) message.json = json;
+  if (wire.type !== undefined && (wire.type !== 'greeting' || cursor === '0'))
+    message.type = wire.type;
+  if (notes !== undefined) message.malformed = true;
+  return message;
+}
 
-export const Member = z.object({ agentId: z.string(), lastSeenAt: Timestamp.optional() });
-export type Member = z.infer<typeof Member>;
+export const Message = WireMessage.transform(toMessage);
 
-export const PollResponse = z.object({
-  messages: z.array(Message),
-  nextCursor: Cursor.optional(),
-  members: z.array(Member).optional(),
-});
-export type PollResponse = z.infer<typeof PollResponse>;
+const WireMember = z.object({ agentId: z.string(), lastSeenAt: WireTimestamp.optional() });
+type WireMember = z.infer<typeof WireMember>;
+
+export interface Member {
+  agentId: string;
+  lastSeenAt?: string;
+}
+
+function toMember(wire: WireMember): Member {
+  const out: Member = { agentId: wire.agentId };
+  if (wire.lastSeenAt !== undefined) out.lastSeenAt = toTimestamp(wire.lastSeenAt);
+  return out;
+}
+
+export const Member = WireMember.transform(toMember);
+
+export interface PollResponse {
+  messages: Message[];
+  nextCursor?: string;
+  members?: Member[];
+}
+
+export const PollResponse = z
+  .object({
+    messages: z.array(WireMessage),
+    nextCursor: WireCursor.optional(),
+    members: z.array(WireMember).optional(),
+  })
+  .transform((wire): PollResponse => {
+    const out: PollResponse = { messages: wire.messages.map(toMessage) };
+    if (wire.nextCursor !== undefined) out.nextCursor = String(wire.nextCursor);
+    if (wire.members !== undefined) out.members = wire.members.map(toMember);
+    return out;
+  });
 
 export const PairResponse = z.object({
   code: z.string().min(1),

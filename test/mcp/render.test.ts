@@ -63,6 +63,18 @@ describe('rendering untrusted content', () => {
     expect(JSON.stringify(cleaned)).toBe('{"list":[{"__proto__":{"x":"\\\\u202E"},"k\\n":"v"}]}');
   });
 
+  it('returns clean structured content as it is, and copies only what changes, keeping key order', () => {
+    const clean = { a: 'x', list: [{ b: 1, c: null }], payload: Object.create(null) };
+    expect(cleanJson(clean)).toBe(clean);
+    const mixed = { a: 'x', list: [{ b: 1 }, 'y\u202e'], z: 'z' };
+    const cleaned = cleanJson(mixed) as typeof mixed;
+    expect(cleaned).not.toBe(mixed);
+    expect(Object.keys(cleaned)).toEqual(['a', 'list', 'z']);
+    expect(cleaned.list[0]).toBe(mixed.list[0]);
+    expect(cleaned.list[1]).toBe('y\\u202E');
+    expect(mixed.list[1]).toBe('y\u202e');
+  });
+
   it('cuts later messages once escaping has filled the result, never dropping one', () => {
     const bidi = messageOut({ ...view, text: '\u202e'.repeat(5_000) });
     const fitted = fitMessages(Array.from({ length: 20 }, () => bidi));

@@ -20,7 +20,7 @@ import {
   MessageOut,
   messageOut,
   ok,
-  renderMessages,
+  renderMessageLines,
   SessionRefOut,
   sessionRef,
   showAgent,
@@ -419,7 +419,7 @@ function messagesResult(input: MessagesResultInput) {
     lines.push(`(The timeout was reduced to ${input.timeoutSeconds}s, the most a wait may take.)`);
   if (messages.length > 0) {
     lines.push(messagesHeader(messages));
-    lines.push(renderMessages(messages));
+    for (const line of renderMessageLines(messages)) lines.push(line);
   } else if (input.allFailed) {
     lines.push(`Could not wait on ${input.target ?? 'the sessions'}: every session failed.`);
   } else if (input.timedOut) {
