@@ -309,6 +309,15 @@ describeEachStore('poll', () => {
     expect((await relay.stats()).totalMessages).toBe(3);
   });
 
+  it('keeps to the cap across many sends (stores may delete older messages in batches)', async () => {
+    await start({ maxMessagesPerSession: 3 });
+    const { sessionId, key } = await relay.sessionWithCreator('alice');
+    for (let i = 1; i <= 150; i++) await relay.send(sessionId, 'alice', { text: `m${i}` }, key);
+    const polled = await relay.poll(sessionId, 'alice');
+    expect(polled.messages.map((m) => m.text)).toEqual(['m148', 'm149', 'm150']);
+    expect((await relay.stats()).totalMessages).toBe(3);
+  });
+
   it('drops messages once they expire', async () => {
     const clock = new FakeClock();
     await start({}, clock);
