@@ -104,7 +104,7 @@ async function readStreamed(c: Context, maxBytes: number): Promise<Uint8Array | 
   return Buffer.concat(chunks);
 }
 
-export function tooLarge(maxBytes: number): RelayError {
+function tooLarge(maxBytes: number): RelayError {
   return new RelayError(
     'message_too_large',
     `The request body is larger than ${maxBytes} bytes: split it into smaller messages.`,
