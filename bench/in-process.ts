@@ -10,46 +10,26 @@
  * `sessions` (default 1) also runs a poll of that many sessions, one new message each, against
  * the same polls made by the floor's undici agent at concurrency 8 (row 8a, in process).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { Agent } from 'undici';
-import type * as CoreModule from '../src/core/index.js';
-import type * as ServerModule from '../src/mcp/server.js';
 import { registerFloorTools } from './floor-tools.mjs';
 import { headersOf, type RawAgent, RawHttp } from './lib/http.ts';
+import {
+  call,
+  connect,
+  median,
+  ours,
+  removeHomes,
+  time,
+  us,
+  warmRounds,
+} from './lib/in-process.ts';
 import { killRelayChildren, startRelayChild } from './lib/relay.ts';
-import { filler, importDist } from './lib/util.ts';
+import { filler } from './lib/util.ts';
 
 const rounds = Number(process.argv[2] ?? 2_000);
 const many = Number(process.argv[3] ?? 1);
-const { createCore, createLogger } = await importDist<typeof CoreModule>('core/index.js');
-const { createServer } = await importDist<typeof ServerModule>('mcp/server.js');
-
-const homes: string[] = [];
-async function connect(server: McpServer): Promise<Client> {
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  await server.connect(serverSide);
-  const client = new Client({ name: 'bench', version: '1.0.0' });
-  await client.connect(clientSide);
-  return client;
-}
-
-async function ours(url: string, agentId: string) {
-  const home = mkdtempSync(join(tmpdir(), 'nexus-inproc-'));
-  homes.push(home);
-  const core = createCore({
-    config: { url, home, agentId, httpTimeoutMs: 30_000, pollIntervalMs: 100 },
-    logger: createLogger(() => undefined),
-  });
-  const { server } = createServer(core);
-  return { core, client: await connect(server) };
-}
 
 function floor(url: string, agent: RawAgent): Promise<Client> {
   const pool = new Agent({ keepAliveTimeout: 30_000 });
@@ -71,14 +51,6 @@ function floor(url: string, agent: RawAgent): Promise<Client> {
   return connect(server);
 }
 
-async function call(client: Client, name: string, args: Record<string, unknown>) {
-  const result = (await client.callTool({ name, arguments: args })) as CallToolResult;
-  if (result.isError) throw new Error(`${name}: ${JSON.stringify(result.content)}`);
-  return result;
-}
-
-const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? 0;
-
 const relay = await startRelayChild();
 try {
   const http = new RawHttp(relay.url);
@@ -94,12 +66,7 @@ try {
   const text = filler(100);
   const t = { floorSend: [] as number[], floorPoll: [] as number[], send: [] as number[] };
   const poll: number[] = [];
-  const time = async (into: number[], fn: () => Promise<unknown>) => {
-    const start = performance.now();
-    await fn();
-    into.push((performance.now() - start) * 1000);
-  };
-  const warm = Math.min(200, rounds / 5);
+  const warm = warmRounds(rounds);
   for (let i = 0; i < rounds + warm; i++) {
     const sink = i < warm ? { floorSend: [], floorPoll: [], send: [] } : t;
     await time(sink.floorSend, () => call(floorA, 'send_message', { session: 'floor', text }));
@@ -107,7 +74,6 @@ try {
     await time(sink.send, () => call(a.client, 'send_message', { session: 'bench', text }));
     await time(i < warm ? [] : poll, () => call(b.client, 'poll_messages', { session: 'bench' }));
   }
-  const us = (xs: number[]) => `${median(xs).toFixed(0)} µs`;
   console.log(
     `send ${us(t.send)} vs floor ${us(t.floorSend)} (${(median(t.send) / median(t.floorSend)).toFixed(2)}×); ` +
       `poll ${us(poll)} vs floor ${us(t.floorPoll)} (${(median(poll) / median(t.floorPoll)).toFixed(2)}×)`,
@@ -170,5 +136,5 @@ try {
 } finally {
   await relay.close();
   killRelayChildren();
-  for (const home of homes) rmSync(home, { recursive: true, force: true });
+  removeHomes();
 }

@@ -1,7 +1,8 @@
 /**
  * The core's side of end-to-end encryption (docs/e2e-v1.md) and of client-side redaction: what
  * a body goes through before it leaves the machine, sealing with a `seq` taken under a lock, and
- * opening a polled batch in cursor order with the replay guard persisted under the same lock.
+ * opening a polled batch in cursor order with the replay guard persisted under the session's
+ * read-position lock (with the hand-over itself when the inbox commits a poll).
  * The inbox calls it for every send and every fetch; the manager for the greeting, the hello and
  * keys that arrive with a link.
  *
@@ -113,35 +114,64 @@ export class E2eSessions {
   // ---- receiving --------------------------------------------------------------------------
 
   /**
-   * Opens a batch (sorted by cursor) of an encrypted session. The replay guard is written only
-   * when it changed, under its own lock, from the freshest guard; the members seen, in the store.
+   * Opens a batch (sorted by cursor) of an encrypted session, the replay guard written (when it
+   * changed) under the session's read-position lock.
    */
   open(session: StoredSession, messages: readonly Message[]): InboxMessage[] {
+    const opener = this.opener(session, messages);
+    if (Array.isArray(opener)) return opener;
+    // Judged unlocked first: a re-read that changes nothing takes no lock.
+    const read = this.files.guard(session.sessionId);
+    const outcome = opener.run(read);
+    if (!outcome.changed) return opener.noted(outcome);
+    return this.store.movePosition(session, () => ({ result: opener.settle(read, outcome) }));
+  }
+
+  /**
+   * A batch (sorted by cursor) to be opened by `settle`, which must run under the session's
+   * read-position lock: the inbox's compare-and-advance, so one lock covers the hand-over and
+   * the guard, and the guard is only ever written under that lock. It judges the batch from
+   * the guard as it stands then, writes the guard, and returns the messages as they show. Until
+   * then envelopes are placeholders; a batch never settled (a cancelled call) leaves the guard
+   * as it was, and the next fetch judges those messages again.
+   */
+  openPending(
+    session: StoredSession,
+    messages: readonly Message[],
+  ): { messages: InboxMessage[]; settle?: () => InboxMessage[] } {
+    const opener = this.opener(session, messages);
+    if (Array.isArray(opener)) return { messages: opener };
+    return { messages: messages.map(unopened), settle: () => opener.settle() };
+  }
+
+  /** What opening a batch needs; the messages themselves when there is nothing to open. */
+  private opener(session: StoredSession, messages: readonly Message[]) {
     const envelopes = messages.some((message) => isEnvelopeText(message.text));
     if (!session.e2e && !envelopes) return [...messages];
     const current = this.record(session);
     // A plain session stays plain: a peer cannot turn it into an encrypted one (and our sends
     // into refusals) by posting envelopes; those show as placeholders, nothing is stored.
     if (!current) return messages.map(unopened);
-    const start = current;
-    const key = this.keyOf(start);
-    const { sessionId } = session;
+    const key = this.keyOf(current);
     const run = (stored: StoredGuard | undefined) => {
-      const before = stored ?? start.guard;
-      const opened = openBatch(session, start, key, before, messages);
+      const before = stored ?? current.guard;
+      const opened = openBatch(session, current, key, before, messages);
       return { ...opened, changed: JSON.stringify(opened.guard) !== JSON.stringify(before) };
     };
-    const read = this.files.guard(sessionId);
-    let outcome = run(read);
-    if (outcome.changed) {
-      outcome = this.files.updateGuard(sessionId, (fresh) => {
-        // Judged again from the freshest guard only when another process wrote one meanwhile.
-        const again = fresh === read ? outcome : run(fresh);
-        return { ...(again.changed && { next: again.guard }), result: again };
-      });
-    }
-    if (!sameNotes(outcome.record, current)) this.remember(session, outcome.record);
-    return outcome.messages;
+    type Outcome = ReturnType<typeof run>;
+    const noted = (final: Outcome) => {
+      if (!sameNotes(final.record, current)) this.remember(session, final.record);
+      return final.messages;
+    };
+    /** Under the read-position lock; `outcome` judged from `read` is kept if no one wrote since. */
+    const settle = (read?: StoredGuard, outcome?: Outcome) =>
+      noted(
+        this.files.updateGuard(session.sessionId, (fresh) => {
+          const final = outcome && fresh === read ? outcome : run(fresh);
+          return { ...(final.changed && { next: final.guard }), result: final };
+        }),
+      );
+    return { run, noted, settle };
   }
 
   /** Members seen and a key id noticed: rare changes, kept in the store beside the key. */

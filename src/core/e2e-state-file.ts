@@ -3,7 +3,7 @@
  * agent sealed with, per (session, own agent id), and the replay guard, per session, in `e2e/`. They change on
  * every encrypted send and poll, and rewriting the whole store file (temporary file, fsync,
  * rename) for each cost more than the send itself; here a change is a lock and one write in
- * place. The key and the members seen stay in the store (store.ts), which changes rarely.
+ * place (the guard's lock is the session's read-position lock, held by the caller). The key and the members seen stay in the store (store.ts), which changes rarely.
  *
  * `seq` must never be used twice, even after a power cut: its small record is written in place
  * and synced once per block of `seq`s (see takeSeq). The guard may be lost (it is then rebuilt from
@@ -20,6 +20,8 @@ import { withFileLock } from './file-lock.js';
 import { OpenFiles } from './open-files.js';
 
 const SEQ_BYTES = 128;
+/** One buffer for every `seq` record read or written: all of it synchronous. */
+const SEQ_BUFFER = Buffer.alloc(SEQ_BYTES);
 /** `seq`s reserved by one synced write. */
 const SEQ_BLOCK = 64;
 const BOOT_TOLERANCE_S = 10;
@@ -37,6 +39,7 @@ export class E2eStateFiles {
   /** Each guard file's text as last read or written, parsed: most reads find it unchanged. */
   private readonly parsed = new Map<string, { text: string; guard: StoredGuard }>();
   private readonly files = new OpenFiles(MAX_OPEN);
+  private readonly paths = new Map<string, string>();
 
   constructor(storeDir: string) {
     this.dir = join(storeDir, 'e2e');
@@ -68,7 +71,7 @@ export class E2eStateFiles {
         const next: SeqRecord = sync
           ? { seq, reserved: seq + SEQ_BLOCK, boot }
           : { ...stored, seq };
-        const bytes = Buffer.alloc(SEQ_BYTES, 0x20);
+        const bytes = SEQ_BUFFER.fill(0x20);
         bytes.write(JSON.stringify({ s: next.seq, r: next.reserved, b: next.boot }), 0, 'utf8');
         writeSync(fd, bytes, 0, SEQ_BYTES, 0);
         if (sync) fdatasyncSync(fd);
@@ -84,38 +87,37 @@ export class E2eStateFiles {
   }
 
   /**
-   * Reads the guard and writes back what `fn` returns, as one step under the (session, agent)
-   * lock; `next: undefined` writes nothing.
+   * Reads the guard and writes back what `fn` returns; `next: undefined` writes nothing. The
+   * caller holds the session's read-position lock (the one lock every guard write is made
+   * under: e2e-sessions.ts), so this is one step for every process sharing the store.
    */
   updateGuard<T>(
     sessionId: string,
     fn: (current: StoredGuard | undefined) => { next?: StoredGuard; result: T },
   ): T {
     const path = this.guardPath(sessionId);
-    return this.lockedPath(`${path}.lock`, () =>
-      this.withFile(path, true, (fd) => {
-        const { next, result } = fn(this.readGuard(path, fd));
-        if (next) {
-          const json = Buffer.from(JSON.stringify(next), 'utf8');
-          const size = fstatSync(fd).size;
-          // A shorter guard is padded with spaces (JSON allows them) rather than truncated: the
-          // file keeps its size, so the write changes no metadata.
-          const bytes =
-            json.length >= size
-              ? json
-              : Buffer.concat([json, Buffer.alloc(size - json.length, 0x20)]);
-          writeSync(fd, bytes, 0, bytes.length, 0);
-          // Written from checked data: no need to check it again when read back.
-          this.parsed.set(path, { text: bytes.toString('utf8'), guard: next });
-        }
-        return result;
-      }),
-    ) as T;
+    this.ensureDir();
+    return this.withFile(path, true, (fd) => {
+      const size = fstatSync(fd).size;
+      const { next, result } = fn(this.readGuard(path, fd, size));
+      if (next) {
+        const json = Buffer.from(JSON.stringify(next), 'utf8');
+        // A shorter guard is padded with spaces (JSON allows them) rather than truncated: the
+        // file keeps its size, so the write changes no metadata.
+        const bytes =
+          json.length >= size
+            ? json
+            : Buffer.concat([json, Buffer.alloc(size - json.length, 0x20)]);
+        writeSync(fd, bytes, 0, bytes.length, 0);
+        // Written from checked data: no need to check it again when read back.
+        this.parsed.set(path, { text: bytes.toString('utf8'), guard: next });
+      }
+      return result;
+    }) as T;
   }
 
   /** Parsed once per text: a poll reads the guard at least once, usually unchanged. */
-  private readGuard(path: string, fd: number): StoredGuard | undefined {
-    const size = fstatSync(fd).size;
+  private readGuard(path: string, fd: number, size = fstatSync(fd).size): StoredGuard | undefined {
     if (size === 0 || size > MAX_GUARD_BYTES) return undefined;
     const buffer = Buffer.alloc(size);
     readSync(fd, buffer, 0, size, 0);
@@ -165,11 +167,24 @@ export class E2eStateFiles {
 
   /** The guard judges what others sent: per session, whichever agent id this store speaks as. */
   private guardPath(sessionId: string): string {
-    return join(this.dir, `${safe(sessionId)}.guard`);
+    return this.named(`${sessionId}\0guard`, () => `${safe(sessionId)}.guard`);
   }
 
   private path(sessionId: string, agentId: string, kind: 'seq' | 'lock'): string {
-    return join(this.dir, `${safe(sessionId)}.${safe(agentId)}.${kind}`);
+    return this.named(`${sessionId}\0${agentId}\0${kind}`, () =>
+      [safe(sessionId), safe(agentId), kind].join('.'),
+    );
+  }
+
+  /** Paths are built once per file: a join and three replaces per call added up. */
+  private named(id: string, name: () => string): string {
+    let path = this.paths.get(id);
+    if (path === undefined) {
+      path = join(this.dir, name());
+      if (this.paths.size >= MAX_OPEN * 4) this.paths.clear();
+      this.paths.set(id, path);
+    }
+    return path;
   }
 }
 
@@ -188,10 +203,12 @@ function safe(part: string): string {
 }
 
 function readSeq(fd: number): SeqRecord {
-  const buffer = Buffer.alloc(SEQ_BYTES);
-  const length = readSync(fd, buffer, 0, SEQ_BYTES, 0);
+  const length = readSync(fd, SEQ_BUFFER, 0, SEQ_BYTES, 0);
   try {
-    const { s, r, b } = JSON.parse(buffer.toString('utf8', 0, length)) as Record<string, unknown>;
+    const { s, r, b } = JSON.parse(SEQ_BUFFER.toString('utf8', 0, length)) as Record<
+      string,
+      unknown
+    >;
     if (Number.isSafeInteger(s) && Number.isSafeInteger(r) && typeof b === 'string') {
       return { seq: s as number, reserved: r as number, boot: b };
     }

@@ -158,19 +158,33 @@ function ownerFile(dir: string): string | null {
   removeDeadOwners(dir);
   try {
     writeFileSync(owner, PID_LINE, { mode: 0o600 });
-    const made = owner;
-    process.once('exit', () => {
-      try {
-        unlinkSync(made);
-      } catch {
-        // already gone
-      }
-    });
+    removeOwnersOnExit();
   } catch {
     owner = null;
   }
   owners.set(dir, owner);
   return owner;
+}
+
+let removingOnExit = false;
+
+/**
+ * One exit listener for every pid file this process made: one per directory would pass Node's
+ * listener limit (and warn on stderr) in a store with many sessions.
+ */
+function removeOwnersOnExit(): void {
+  if (removingOnExit) return;
+  removingOnExit = true;
+  process.once('exit', () => {
+    for (const owner of owners.values()) {
+      if (owner === null) continue;
+      try {
+        unlinkSync(owner);
+      } catch {
+        // already gone
+      }
+    }
+  });
 }
 
 /** Pid files of processes that died without cleaning up (SIGKILL): one look per directory. */

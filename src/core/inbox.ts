@@ -135,6 +135,11 @@ export interface FetchedBatch {
   members?: Member[];
   /** The relay returned as many messages as asked for: there may be more. */
   full: boolean;
+  /**
+   * Writes the replay guard the batch moved and returns its messages as they show then: run
+   * under the read position's lock by the commit (`FetchOptions.deferGuard`).
+   */
+  settle?: () => InboxMessage[];
 }
 
 export interface FetchOptions {
@@ -144,6 +149,11 @@ export interface FetchOptions {
   limit?: number;
   waitMs?: number;
   signal?: AbortSignal;
+  /**
+   * Leave the replay guard of an encrypted session to the commit (one lock for both): only for
+   * batches that go straight to `handOver` with `commit`.
+   */
+  deferGuard?: boolean;
 }
 
 export interface HandOverOptions {
@@ -300,6 +310,7 @@ export class Inbox {
       ...(options.members !== undefined && { members: options.members }),
       limit,
       ...(options.signal !== undefined && { signal: options.signal }),
+      deferGuard: !replay,
     });
     if (options.signal?.aborted) throw cancelled();
     return this.handOver(batch, {
@@ -328,6 +339,7 @@ export class Inbox {
             ...(options.members !== undefined && { members: options.members }),
             limit,
             ...(options.signal !== undefined && { signal: options.signal }),
+            deferGuard: true,
           });
         } catch (error) {
           if (isNexusError(error, 'aborted')) throw error;
@@ -389,8 +401,12 @@ export class Inbox {
     );
     const sorted = [...data.messages].sort((a, b) => compareCursors(a.cursor, b.cursor));
     // Decrypted in cursor order, so the replay guard judges each message once.
-    const messages = this.e2e.open(reader, sorted);
+    const opened = options.deferGuard
+      ? this.e2e.openPending(reader, sorted)
+      : { messages: this.e2e.open(reader, sorted) };
+    const { messages } = opened;
     return {
+      ...(opened.settle && { settle: opened.settle }),
       session: reader,
       ...(after !== null && { after }),
       messages,
@@ -538,10 +554,16 @@ export class Inbox {
     // An empty batch (a quiet poll) takes no lock: positions only move forward, and messages
     // given back meanwhile are handed over by the next call. A batch with messages was fetched
     // from the first due position, so it goes straight to the compare-and-advance.
+    const { settle } = batch;
     const result =
       batch.messages.length > 0
         ? this.store.movePosition(session, (position) =>
-            this.handOverAt(batch, position, limit, budget),
+            this.handOverAt(
+              settle ? { ...batch, messages: settle() } : batch,
+              position,
+              limit,
+              budget,
+            ),
           )
         : this.handOverAt(batch, this.store.position(session), limit, budget).result;
     return rejoined ? { ...result, rejoined } : result;

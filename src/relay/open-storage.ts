@@ -1,6 +1,8 @@
+import { dirname } from 'node:path';
 import { MemoryStorage } from './memory-storage.js';
 import type { ResolvedRelayOptions } from './options.js';
 import { isRedisUnavailable, RedisStorage } from './redis-storage.js';
+import { importSessionsJson } from './sessions-json-import.js';
 import { SqliteStorage } from './sqlite-storage.js';
 import type { RelayStorage } from './storage.js';
 
@@ -10,8 +12,16 @@ export async function openStorage(options: ResolvedRelayOptions): Promise<RelayS
   switch (store.kind) {
     case 'memory':
       return new MemoryStorage({ maxMessagesPerSession });
-    case 'sqlite':
-      return SqliteStorage.open({ path: store.path, maxMessagesPerSession, log: options.log });
+    case 'sqlite': {
+      const storage = await SqliteStorage.open({
+        path: store.path,
+        maxMessagesPerSession,
+        log: options.log,
+      });
+      // Older relays kept sessions.json in the data dir, the dir relay.db now lives in.
+      importSessionsJson(storage, dirname(store.path), options.clock.now(), options.log);
+      return storage;
+    }
     case 'redis':
       return RedisStorage.open({
         url: store.url,

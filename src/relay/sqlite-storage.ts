@@ -208,6 +208,10 @@ function prepareStatements(db: DatabaseSync) {
     claimPairCode: s('UPDATE pair_codes SET claimed_at = ? WHERE code = ?'),
     releasePairCode: s('UPDATE pair_codes SET claimed_at = NULL WHERE code = ?'),
     prunePairCodes: s('DELETE FROM pair_codes WHERE expires_at < ?'),
+    importPairCode: s(
+      'INSERT INTO pair_codes (code, session_id, created_at, expires_at, claimed_at) VALUES (?, ?, ?, ?, ?)',
+    ),
+    anySession: s('SELECT 1 FROM sessions LIMIT 1'),
     expiredSessions: s('SELECT session_id FROM sessions WHERE expires_at <= ?'),
     expiredMessages: s('DELETE FROM messages WHERE expires_at <= ?'),
     countSessions: s('SELECT count(*) AS n FROM sessions WHERE expires_at > ?'),
@@ -258,19 +262,7 @@ export class SqliteStorage extends LocalStorageBase implements RelayStorage {
         const live = this.one('ownerCount', owner.address, session.createdAt);
         if (live >= owner.maxSessions) return 'limit';
       }
-      this.run(
-        'insertSession',
-        session.sessionId,
-        session.ttlSeconds,
-        session.maxAgents,
-        session.greeting ?? null,
-        session.creatorAgentId ?? null,
-        session.createdAt,
-        session.expiresAt,
-        session.lastCursor,
-        owner?.address ?? null,
-      );
-      for (const agent of session.agents) this.insertAgent(session.sessionId, agent);
+      this.insertSession(session, owner?.address ?? null);
       return 'created';
     });
   }
@@ -402,6 +394,33 @@ export class SqliteStorage extends LocalStorageBase implements RelayStorage {
     this.requests.sweep(now);
   }
 
+  /** Whether any session is stored, expired or not: an import only goes into an empty store. */
+  holdsSessions(): boolean {
+    return this.sql.anySession.get() !== undefined;
+  }
+
+  /**
+   * Writes sessions (members, keys and last cursor included) and pair codes (claimed ones stay
+   * claimed) in one transaction: an import is whole or absent. Throws on a duplicate, leaving
+   * the store as it was. SQLite only, not part of RelayStorage: the one caller is the
+   * sessions.json import, which only the SQLite store replaced.
+   */
+  importRecords(sessions: readonly SessionRecord[], pairCodes: readonly PairCodeRecord[]): void {
+    this.transaction(() => {
+      for (const session of sessions) this.insertSession(session, null);
+      for (const code of pairCodes) {
+        this.run(
+          'importPairCode',
+          code.code,
+          code.sessionId,
+          code.createdAt,
+          code.expiresAt,
+          code.claimedAt ?? null,
+        );
+      }
+    });
+  }
+
   async counts(now: number): Promise<StorageCounts> {
     return {
       sessions: this.one('countSessions', now),
@@ -426,6 +445,22 @@ export class SqliteStorage extends LocalStorageBase implements RelayStorage {
     this.run('deleteMessages', sessionId);
     this.run('deleteAgents', sessionId);
     this.run('deleteSession', sessionId);
+  }
+
+  private insertSession(session: SessionRecord, owner: string | null): void {
+    this.run(
+      'insertSession',
+      session.sessionId,
+      session.ttlSeconds,
+      session.maxAgents,
+      session.greeting ?? null,
+      session.creatorAgentId ?? null,
+      session.createdAt,
+      session.expiresAt,
+      session.lastCursor,
+      owner,
+    );
+    for (const agent of session.agents) this.insertAgent(session.sessionId, agent);
   }
 
   private insertAgent(sessionId: string, agent: AgentRecord): void {

@@ -159,6 +159,46 @@ describe('end-to-end encryption in the core', async () => {
     ]);
   });
 
+  it('shares the replay guard and the read position between processes of one store', async () => {
+    const { alice, sessionId, key } = await encrypted();
+    const bob = makeCore(proxy.url, { agentId: 'bob' });
+    await bob.manager.join({ sessionId: withE2eFragment(sessionId, key) });
+    // A second server of the same agent on the same store: its own caches, the same files.
+    const other = makeCore(proxy.url, { home: bob.home, agentId: 'bob' });
+    await bob.manager.poll(sessionId);
+    await alice.manager.poll('x');
+    await alice.manager.send('x', { text: 'pay 5 coins' });
+    // Both fetch the one new message before either hands it over: one of them gets it.
+    const stored = bob.store.get(sessionId);
+    if (!stored) throw new Error('bob has no session');
+    const fetched = await Promise.all(
+      [bob, other].map((core) => core.manager.inbox.fetch(stored, { limit: 50, deferGuard: true })),
+    );
+    const handed = [bob, other].map(
+      (core, i) =>
+        core.manager.inbox.handOver(fetched[i] as (typeof fetched)[number], {
+          limit: 50,
+          budgetChars: 20_000,
+          commit: true,
+        }).messages,
+    );
+    expect(handed.flat().map((message) => message.text)).toEqual(['pay 5 coins']);
+    // The relay serves the same envelope again under a new cursor: the other process, whose
+    // guard never saw the original, still knows it as a replay.
+    const aliceKey = alice.store.get(sessionId)?.sessionKey ?? '';
+    const response = await fetch(`${relay.url}/v1/sessions/${sessionId}/messages?after=0`, {
+      headers: { 'X-Agent-Id': 'alice', 'X-Session-Key': aliceKey },
+    });
+    const { messages } = (await response.json()) as { messages: { text: string }[] };
+    const original = messages.at(-1)?.text ?? '';
+    await sendRaw(relay.url, sessionId, { agentId: 'alice', sessionKey: aliceKey }, original);
+    const replayed = await (handed[0]?.length === 1 ? other : bob).manager.poll(sessionId);
+    expect(replayed.messages).toEqual([
+      expect.objectContaining({ encrypted: true, decrypted: false, e2eError: 'replayed' }),
+    ]);
+    expect(replayed.messages[0]?.text).not.toContain('pay 5 coins');
+  });
+
   it('redacts only when the human left it on, and refuses stored keys either way', async () => {
     const home = tempDir();
     const core = createCore({

@@ -340,6 +340,22 @@ describe('replay windows', () => {
     expect(acceptSeq(window, 3).verdict).toEqual({ replayed: true }); // 1025 back: too old to tell
   });
 
+  it('remember every seq seen across jumps of any size, and no seq skipped', () => {
+    let window = acceptSeq(undefined, 1).window;
+    const seen = [1];
+    for (const jump of [1, 7, 8, 9, 17, 63, 100, 3, 255]) {
+      const seq = (seen.at(-1) ?? 0) + jump;
+      window = acceptSeq(window, seq).window;
+      seen.push(seq);
+    }
+    const highest = seen.at(-1) ?? 0;
+    for (let seq = 1; seq <= highest; seq++) {
+      expect(acceptSeq(window, seq).verdict, `seq ${seq}`).toEqual(
+        seen.includes(seq) ? { replayed: true } : { replayed: false },
+      );
+    }
+  });
+
   it('keep senders apart, survive JSON and treat __proto__ as an ordinary agent id', () => {
     let state: ReplayState = {};
     state = checkReplay(state, '__proto__', 1).state;

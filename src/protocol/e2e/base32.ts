@@ -8,20 +8,25 @@ const ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
 const VALUES = new Int8Array(128).fill(-1);
 for (let i = 0; i < ALPHABET.length; i++) VALUES[ALPHABET.charCodeAt(i)] = i;
 
+const CODES = Buffer.from(ALPHABET, 'latin1');
+
 export function base32Encode(bytes: Uint8Array): string {
-  let out = '';
+  // Character codes into one buffer, read as a string once: a string grown a character at a
+  // time cost more than the cipher for an envelope.
+  const out = Buffer.allocUnsafe(Math.ceil((bytes.length * 8) / 5));
+  let index = 0;
   let buffer = 0;
   let bits = 0;
-  for (const byte of bytes) {
-    buffer = ((buffer << 8) | byte) & 0xffff;
+  for (let i = 0; i < bytes.length; i++) {
+    buffer = ((buffer << 8) | (bytes[i] as number)) & 0xffff;
     bits += 8;
     while (bits >= 5) {
       bits -= 5;
-      out += ALPHABET[(buffer >> bits) & 31];
+      out[index++] = CODES[(buffer >> bits) & 31] as number;
     }
   }
-  if (bits > 0) out += ALPHABET[(buffer << (5 - bits)) & 31];
-  return out;
+  if (bits > 0) out[index++] = CODES[(buffer << (5 - bits)) & 31] as number;
+  return out.toString('latin1', 0, index);
 }
 
 /** Lengths mod 8 that a whole number of bytes can produce (1, 3 and 6 cannot). */

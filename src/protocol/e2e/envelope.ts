@@ -7,7 +7,7 @@ import {
   createCipheriv,
   createDecipheriv,
   createSecretKey,
-  randomBytes,
+  randomFillSync,
   timingSafeEqual,
 } from 'node:crypto';
 import { base32Decode, base32Encode } from './base32.js';
@@ -24,6 +24,22 @@ const TAG_BYTES = 16;
 const NONCE = Buffer.alloc(12);
 const AAD_LABEL = Buffer.from('nexus-e2e/1\0', 'utf8');
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
+/**
+ * Salts are cut from a block of random bytes filled 256 salts at a time: a call into the
+ * CSPRNG per message cost more than the HKDF. Every byte is handed out once.
+ */
+const SALT_POOL = Buffer.alloc(E2E_SALT_BYTES * 256);
+let saltOffset = SALT_POOL.length;
+
+function freshSalt(): Buffer {
+  if (saltOffset === SALT_POOL.length) {
+    randomFillSync(SALT_POOL);
+    saltOffset = 0;
+  }
+  const salt = Buffer.from(SALT_POOL.subarray(saltOffset, saltOffset + E2E_SALT_BYTES));
+  saltOffset += E2E_SALT_BYTES;
+  return salt;
+}
 
 export const E2E_KINDS = { message: 1, greeting: 2, hello: 3 } as const;
 export type E2eKind = keyof typeof E2E_KINDS;
@@ -141,7 +157,7 @@ export function sealEnvelope(input: SealInput): string {
   if (!Number.isSafeInteger(input.seq) || input.seq < 1) {
     throw new RangeError('seq must be a whole number from 1');
   }
-  const salt = Buffer.from(input.salt ?? randomBytes(E2E_SALT_BYTES));
+  const salt = input.salt ? Buffer.from(input.salt) : freshSalt();
   if (salt.length !== E2E_SALT_BYTES) throw new RangeError('salt must be 16 bytes');
   const plain = pad(encodePayload(input.payload, input.kind));
   const header = encodeHeader({

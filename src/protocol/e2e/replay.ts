@@ -25,6 +25,23 @@ function set(bitmap: Uint8Array, i: number): void {
   bitmap[i >> 3] = (bitmap[i >> 3] ?? 0) | (1 << (i & 7));
 }
 
+/**
+ * The bitmap with every bit i moved to i + shift (bits past the window fall off): byte by byte,
+ * as bit i lives in byte i >> 3 at bit i & 7. A bit at a time was 1,024 steps per message.
+ */
+function shifted(old: Uint8Array, shift: number): Uint8Array {
+  const bitmap = new Uint8Array(BITMAP_BYTES);
+  if (shift >= REPLAY_WINDOW) return bitmap;
+  const bytes = shift >> 3;
+  const bits = shift & 7;
+  for (let j = BITMAP_BYTES - 1; j >= bytes; j--) {
+    const low = old[j - bytes] ?? 0;
+    const carry = bits > 0 && j - bytes - 1 >= 0 ? (old[j - bytes - 1] ?? 0) >> (8 - bits) : 0;
+    bitmap[j] = ((low << bits) | carry) & 0xff;
+  }
+  return bitmap;
+}
+
 function readBitmap(window: ReplayWindow): Uint8Array {
   const bytes = Buffer.from(window.seen, 'base64');
   // A damaged bitmap counts as "nothing seen" rather than failing every later message.
@@ -55,8 +72,7 @@ export function acceptSeq(
   const old = readBitmap(window);
   if (seq > window.highest) {
     const shift = seq - window.highest;
-    const bitmap = new Uint8Array(BITMAP_BYTES);
-    for (let i = 0; i + shift < REPLAY_WINDOW; i++) if (isSet(old, i)) set(bitmap, i + shift);
+    const bitmap = shifted(old, shift);
     set(bitmap, 0);
     const gap = shift - 1;
     return {
