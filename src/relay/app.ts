@@ -1,8 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { type Context, Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { normalizeServerUrl } from '../protocol/index.js';
+import { directMessageRoutes, type ErrorReply } from './direct-routes.js';
 import { RelayError } from './errors.js';
 import { LongPollWaiters } from './long-poll-waiters.js';
 import { openStorage, storeUnavailable } from './open-storage.js';
@@ -18,6 +20,8 @@ import type { RelayStorage } from './storage.js';
 
 export interface RelayApplication {
   app: RelayApp;
+  /** Answers a send or poll of the plain shape itself and returns true; false: hand it to `app`. */
+  serveDirect(req: IncomingMessage, res: ServerResponse): boolean;
   service: RelayService;
   storage: RelayStorage;
   options: ResolvedRelayOptions;
@@ -31,9 +35,9 @@ export interface RelayApplication {
   dispose(): Promise<void>;
 }
 
-function socketAddress(c: Context): string {
+function socketAddress(c: Context): string | undefined {
   try {
-    return getConnInfo(c).remote.address ?? 'unknown';
+    return getConnInfo(c).remote.address;
   } catch {
     // app.request() in-process has no socket.
     return 'local';
@@ -46,12 +50,19 @@ function socketAddress(c: Context): string {
  * whatever the client wrote).
  */
 export function clientAddress(c: Context, trustProxy: boolean): string {
+  return addressOf(c.req.header('x-forwarded-for'), socketAddress(c), trustProxy);
+}
+
+function addressOf(
+  forwardedFor: string | undefined,
+  socket: string | undefined,
+  trustProxy: boolean,
+): string {
   if (trustProxy) {
-    const hops = (c.req.header('x-forwarded-for') ?? '').split(',');
-    const last = hops.at(-1)?.trim();
+    const last = (forwardedFor ?? '').split(',').at(-1)?.trim();
     if (last) return last;
   }
-  return socketAddress(c);
+  return socket ?? 'unknown';
 }
 
 /** Digests are remembered for this many addresses, then forgotten all at once. */
@@ -101,11 +112,7 @@ export async function createRelayApp(input: RelayOptions = {}): Promise<RelayApp
     }
   });
 
-  // /health stays reachable for monitors and for clients probing capabilities.
-  app.use(async (c, next) => {
-    const address = addressDigest(clientAddress(c, options.trustProxy));
-    c.set('clientAddress', address);
-    if (c.req.path === '/health') return next();
+  const admit = async (address: string): Promise<void> => {
     const decision = await limiter.check(address);
     if (!decision.allowed) {
       throw new RelayError(
@@ -114,6 +121,13 @@ export async function createRelayApp(input: RelayOptions = {}): Promise<RelayApp
         { headers: { 'Retry-After': String(decision.retryAfterSeconds) } },
       );
     }
+  };
+
+  // /health stays reachable for monitors and for clients probing capabilities.
+  app.use(async (c, next) => {
+    const address = addressDigest(clientAddress(c, options.trustProxy));
+    c.set('clientAddress', address);
+    if (c.req.path !== '/health') await admit(address);
     return next();
   });
 
@@ -130,26 +144,36 @@ export async function createRelayApp(input: RelayOptions = {}): Promise<RelayApp
   app.notFound((c) =>
     c.json(new RelayError('not_found', `No endpoint ${c.req.method} ${c.req.path}.`).toBody(), 404),
   );
-  app.onError((error, c) => {
+  const errorReply = (error: unknown, requestId: string): ErrorReply => {
     if (error instanceof RelayError) {
-      return c.json(error.toBody(), error.status as ContentfulStatusCode, error.headers);
+      return { status: error.status, body: error.toBody(), headers: error.headers };
     }
     if (storeUnavailable(error)) {
-      options.log(
-        `nexus relay: store unavailable (request ${c.get('requestId')}): ${error.message}`,
-      );
+      const { message } = error as Error;
+      options.log(`nexus relay: store unavailable (request ${requestId}): ${message}`);
       const unavailable = new RelayError(
         'internal_error',
         "The relay's store is unreachable: try again in a few seconds.",
         { status: 503, headers: { 'Retry-After': '5' } },
       );
-      return c.json(unavailable.toBody(), 503, unavailable.headers);
+      return { status: 503, body: unavailable.toBody(), headers: unavailable.headers };
     }
     // The message and stack name code paths, never request data such as ids or keys.
-    options.log(
-      `nexus relay: internal error (request ${c.get('requestId')}): ${error.stack ?? error.message}`,
-    );
-    return c.json(new RelayError('internal_error').toBody(), 500);
+    const { stack, message } = error as Error;
+    options.log(`nexus relay: internal error (request ${requestId}): ${stack ?? message}`);
+    return { status: 500, body: new RelayError('internal_error').toBody(), headers: {} };
+  };
+  app.onError((error, c) => {
+    const { status, body, headers } = errorReply(error, c.get('requestId'));
+    return c.json(body, status as ContentfulStatusCode, headers);
+  });
+
+  const serveDirect = directMessageRoutes({
+    service,
+    options,
+    admit: (forwardedFor, socket) =>
+      admit(addressDigest(addressOf(forwardedFor, socket, options.trustProxy))),
+    errorReply,
   });
 
   const sweepTimer = setInterval(() => {
@@ -161,6 +185,7 @@ export async function createRelayApp(input: RelayOptions = {}): Promise<RelayApp
 
   return {
     app,
+    serveDirect,
     service,
     storage,
     options,

@@ -28,6 +28,11 @@ export async function readJsonBody(c: Context, maxBytes: number): Promise<unknow
     if (!streamed) return {};
     bytes = streamed;
   }
+  return parseJsonBytes(bytes);
+}
+
+/** The body's bytes as JSON, with readJsonBody's answers: empty reads as {}. */
+export function parseJsonBytes(bytes: Uint8Array): unknown {
   if (bytes.byteLength === 0) return {};
   let text: string;
   try {
@@ -120,7 +125,16 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infe
   return parsed.data;
 }
 
-export function requireAgentId(c: Context): string {
+/**
+ * The request's headers and query as the checks below read them: Hono's `c.req`, or the direct
+ * routes' view of a node:http request (direct-routes.ts).
+ */
+export interface RequestFields {
+  header(name: string): string | undefined;
+  query(name: string): string | undefined;
+}
+
+export function requireAgentId(c: { req: RequestFields }): string {
   const agentId = c.req.header('x-agent-id');
   if (agentId === undefined || agentId === '') throw new RelayError('missing_agent_id');
   if (!AGENT_ID_PATTERN.test(agentId)) {
@@ -130,7 +144,7 @@ export function requireAgentId(c: Context): string {
 }
 
 /** An empty X-Session-Key counts as absent. */
-export function sessionKeyHeader(c: Context): string | undefined {
+export function sessionKeyHeader(c: { req: RequestFields }): string | undefined {
   return c.req.header('x-session-key') || undefined;
 }
 
@@ -153,7 +167,7 @@ function integerParam(
   return Number(raw);
 }
 
-export function parsePollQuery(c: Context, longPoll: boolean): PollQuery {
+export function parsePollQuery(c: { req: RequestFields }, longPoll: boolean): PollQuery {
   const after = c.req.query('after');
   if (after !== undefined && !CURSOR_PATTERN.test(after)) {
     throw invalidRequest('after', 'must be a cursor: a non-negative decimal integer');

@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import {
   ClientClosedError,
   ClientOfflineError,
@@ -103,12 +104,11 @@ const REMOVE_AGENT = `
 redis.call('HDEL', KEYS[2], ARGV[1])
 return redis.call('HDEL', KEYS[1], ARGV[1])`;
 
-const APPEND = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+/** Appends: KEYS meta, msgs, channel, agents, seen; ARGV draft JSON, cap, at, agent, grace. */
+const APPEND_BODY = `
 local c = redis.call('HINCRBY', KEYS[1], 'cursor', 1)
-redis.call('ZADD', KEYS[2], c, c .. ':' .. ARGV[1])
+redis.call('ZADD', KEYS[2], c, c .. ':' .. draft)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', c - tonumber(ARGV[2]))
-local ttl = tonumber(redis.call('HGET', KEYS[1], 'ttl'))
 redis.call('HSET', KEYS[1], 'expires', tonumber(ARGV[3]) + ttl * 1000)
 if redis.call('HEXISTS', KEYS[4], ARGV[4]) == 1 then redis.call('HSET', KEYS[5], ARGV[4], ARGV[3]) end
 local px = ttl * 1000 + tonumber(ARGV[5])
@@ -116,8 +116,40 @@ redis.call('PEXPIRE', KEYS[1], px)
 redis.call('PEXPIRE', KEYS[2], px)
 redis.call('PEXPIRE', KEYS[4], px)
 redis.call('PEXPIRE', KEYS[5], px)
-redis.call('SPUBLISH', KEYS[3], c)
+redis.call('SPUBLISH', KEYS[3], c)`;
+
+const APPEND = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local draft = ARGV[1]
+local ttl = tonumber(redis.call('HGET', KEYS[1], 'ttl'))
+${APPEND_BODY}
 return c`;
+
+/**
+ * APPEND after the send's checks, all before any write; false when one does not pass plainly.
+ * ARGV as APPEND's (the draft without expiresAt), then idle ms, key-hash secret, given key's
+ * hash ('' = no key). Keys are compared as keyed SHA-1 digests, so the comparison's timing
+ * says nothing about the stored key.
+ */
+const APPEND_IF_ALLOWED = `
+local m = redis.call('HMGET', KEYS[1], 'ttl', 'expires', 'creator')
+if not m[1] then return false end
+local at = tonumber(ARGV[3])
+if tonumber(m[2]) <= at then return false end
+local agent = redis.call('HGET', KEYS[4], ARGV[4])
+if not agent then return false end
+local _, joined, stored = string.match(agent, '^(%d+):(%d+):(.*)$')
+if not joined then return false end
+local idle = tonumber(ARGV[6])
+if idle > 0 and m[3] ~= ARGV[4] then
+  local seen = tonumber(redis.call('HGET', KEYS[5], ARGV[4]) or joined)
+  if seen + idle <= at then return false end
+end
+if ARGV[8] ~= '' and redis.sha1hex(ARGV[7] .. stored) ~= ARGV[8] then return false end
+local ttl = tonumber(m[1])
+local draft = string.sub(ARGV[1], 1, -2) .. ',"expiresAt":' .. string.format('%d', at + ttl * 1000) .. '}'
+${APPEND_BODY}
+return {c, ttl}`;
 
 const PUT_PAIR = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -211,6 +243,8 @@ export class RedisStorage implements RelayStorage {
   private readonly watched = new Map<string, Watch>();
   private readonly shas = new Map<string, string>();
   private readonly prefix: string;
+  /** Keys are compared in Redis as SHA-1 of this secret and the key (APPEND_IF_ALLOWED). */
+  private readonly keySecret = randomBytes(16).toString('hex');
 
   static async open(options: RedisStorageOptions): Promise<RedisStorage> {
     const client = connectTo(options.url);
@@ -350,9 +384,41 @@ export class RedisStorage implements RelayStorage {
   }
 
   async appendMessage(sessionId: string, draft: MessageDraft): Promise<StoredMessage | undefined> {
+    const cursor = await this.eval(APPEND, ...this.appendArgs(sessionId, draft, []));
+    if (typeof cursor !== 'number') return undefined;
+    return { ...draft, cursor };
+  }
+
+  /** A send in one round trip: the session read the checks need happens in the script. */
+  async appendIfAllowed(
+    sessionId: string,
+    draft: Omit<MessageDraft, 'expiresAt'>,
+    check: { key: string | undefined; idleMs: number },
+  ): Promise<StoredMessage | undefined> {
+    const keyHash =
+      check.key === undefined
+        ? ''
+        : createHash('sha1')
+            .update(this.keySecret + check.key)
+            .digest('hex');
+    const extra = [String(check.idleMs), this.keySecret, keyHash];
+    const reply = await this.eval(APPEND_IF_ALLOWED, ...this.appendArgs(sessionId, draft, extra));
+    if (!Array.isArray(reply)) return undefined;
+    const [cursor, ttl] = reply as number[];
+    return {
+      ...draft,
+      cursor: cursor as number,
+      expiresAt: draft.createdAt + (ttl as number) * 1000,
+    };
+  }
+
+  private appendArgs(
+    sessionId: string,
+    draft: Omit<MessageDraft, 'expiresAt'>,
+    extra: string[],
+  ): [string[], string[]] {
     const keys = this.keys(sessionId);
-    const cursor = await this.eval(
-      APPEND,
+    return [
       [keys.meta, keys.msgs, keys.channel, keys.agents, keys.seen],
       [
         JSON.stringify(draft),
@@ -360,10 +426,9 @@ export class RedisStorage implements RelayStorage {
         String(draft.createdAt),
         draft.agentId,
         String(GRACE_MS),
+        ...extra,
       ],
-    );
-    if (typeof cursor !== 'number') return undefined;
-    return { ...draft, cursor };
+    ];
   }
 
   async readMessages(

@@ -171,25 +171,32 @@ export class RelayService {
   }
 
   async send(sessionId: string, agentId: string, key: string | undefined, body: SendRequest) {
-    const session = await this.liveSession(sessionId);
-    const member = this.requireMember(session, agentId, 'forbidden');
-    if (key !== undefined && !keysMatch(member.sessionKey, key)) {
-      throw new RelayError('invalid_session_key', undefined, { status: 403 });
-    }
     const text = redactSecrets(body.text ?? '');
     const json = body.json === undefined ? undefined : redactJson(body.json);
     // Kept as text: a parsed payload of many small nodes costs tens of times its wire size.
     const jsonText = json === undefined ? undefined : JSON.stringify(json.value);
     const now = this.now();
-    const message = await this.storage.appendMessage(sessionId, {
+    const draft = {
       id: newMessageId(),
       agentId,
       text: text.text,
       ...(jsonText !== undefined ? { jsonText } : {}),
       verified: key !== undefined,
       createdAt: now,
-      expiresAt: now + session.ttlSeconds * 1000,
-    });
+    };
+    // One write where the store can check too; otherwise, or when a check did not pass there,
+    // the checks below run here and answer with the right error.
+    const idleMs = this.options.agentInactivitySeconds * 1000;
+    let message = await this.storage.appendIfAllowed?.(sessionId, draft, { key, idleMs });
+    if (!message) {
+      const session = await this.liveSession(sessionId);
+      const member = this.requireMember(session, agentId, 'forbidden');
+      if (key !== undefined && !keysMatch(member.sessionKey, key)) {
+        throw new RelayError('invalid_session_key', undefined, { status: 403 });
+      }
+      const expiresAt = now + session.ttlSeconds * 1000;
+      message = await this.storage.appendMessage(sessionId, { ...draft, expiresAt });
+    }
     // The append also slid the session's expiry and marked the sender seen.
     if (!message) throw new RelayError('session_not_found');
     return {

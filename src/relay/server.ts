@@ -1,6 +1,6 @@
-import type { Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createAdaptorServer } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
 import { createRelayApp } from './app.js';
 import type { RelayOptions } from './options.js';
 import type { RelayService } from './relay-service.js';
@@ -27,7 +27,10 @@ function urlHost(host: string): string {
 export async function startRelay(options: RelayOptions = {}): Promise<RunningRelay> {
   const relay = await createRelayApp(options);
   const { host, port: wantedPort } = relay.options;
-  const server = createAdaptorServer({ fetch: relay.app.fetch, hostname: host }) as Server;
+  const honoListener = getRequestListener(relay.app.fetch, { hostname: host });
+  const server = createServer((request, response) => {
+    if (!relay.serveDirect(request, response)) void honoListener(request, response);
+  });
 
   // Counted per response so shutdown can wait for the long-polls it just released.
   let inFlight = 0;

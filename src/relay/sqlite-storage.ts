@@ -67,6 +67,9 @@ CREATE TABLE pair_codes (
 CREATE INDEX pair_codes_by_expiry ON pair_codes (expires_at);
 `;
 
+/** Messages below a session's cap are deleted this many at a time. */
+const TRIM_BATCH = 64;
+
 type Row = Record<string, string | number | null>;
 
 function sessionFrom(row: Row, agents: Row[]): SessionRecord {
@@ -194,8 +197,9 @@ function prepareStatements(db: DatabaseSync) {
       'INSERT INTO messages (session_id, cursor, id, agent_id, text, json_text, verified, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
     trimMessages: s('DELETE FROM messages WHERE session_id = ? AND cursor <= ?'),
+    // Bounded by the cap, not only by the trim: the trim runs once per TRIM_BATCH messages.
     readAfter: s(
-      'SELECT * FROM messages WHERE session_id = ? AND cursor > ? AND expires_at > ? ORDER BY cursor LIMIT ?',
+      'SELECT * FROM messages WHERE session_id = ? AND cursor > max(?, (SELECT last_cursor FROM sessions WHERE session_id = ?) - ?) AND expires_at > ? ORDER BY cursor LIMIT ?',
     ),
     insertPairCode: s(
       'INSERT INTO pair_codes (code, session_id, created_at, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
@@ -215,7 +219,7 @@ function prepareStatements(db: DatabaseSync) {
       'SELECT count(*) AS n FROM agents JOIN sessions USING (session_id) WHERE sessions.expires_at > ?',
     ),
     countMessages: s(
-      'SELECT count(*) AS n FROM messages JOIN sessions USING (session_id) WHERE sessions.expires_at > ? AND messages.expires_at > ?',
+      'SELECT count(*) AS n FROM messages JOIN sessions USING (session_id) WHERE sessions.expires_at > ? AND messages.expires_at > ? AND messages.cursor > sessions.last_cursor - ?',
     ),
   };
 }
@@ -323,9 +327,11 @@ export class SqliteStorage extends LocalStorageBase implements RelayStorage {
         draft.createdAt,
         draft.expiresAt,
       );
-      // Cursors in a session are consecutive, so the cap is a cursor range.
+      // Cursors in a session are consecutive, so the cap is a cursor range; reads and counts keep
+      // to it, and the rows below it go TRIM_BATCH at a time (a delete per send dirtied 3 more
+      // pages of the send's ~8).
       const oldest = cursor - this.options.maxMessagesPerSession;
-      if (oldest > 0) this.run('trimMessages', sessionId, oldest);
+      if (oldest > 0 && oldest % TRIM_BATCH === 0) this.run('trimMessages', sessionId, oldest);
       return { ...draft, cursor };
     });
     if (message) this.notify(sessionId, message.cursor);
@@ -338,7 +344,8 @@ export class SqliteStorage extends LocalStorageBase implements RelayStorage {
     limit: number,
     now: number,
   ): Promise<StoredMessage[]> {
-    const rows = this.sql.readAfter.all(sessionId, after ?? 0, now, limit) as Row[];
+    const { maxMessagesPerSession: cap } = this.options;
+    const rows = this.sql.readAfter.all(sessionId, after ?? 0, sessionId, cap, now, limit) as Row[];
     return rows.map(messageFrom);
   }
 
@@ -418,7 +425,7 @@ export class SqliteStorage extends LocalStorageBase implements RelayStorage {
     return {
       sessions: this.one('countSessions', now),
       agents: this.one('countAgents', now),
-      messages: this.one('countMessages', now, now),
+      messages: this.one('countMessages', now, now, this.options.maxMessagesPerSession),
     };
   }
 

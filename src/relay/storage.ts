@@ -96,6 +96,18 @@ export interface RelayStorage {
    * sender seen: a send is one atomic write.
    */
   appendMessage(sessionId: string, draft: MessageDraft): Promise<StoredMessage | undefined>;
+  /**
+   * Optional, for stores a round trip away: appendMessage in the same write as the checks a send
+   * makes first (live session, sender a member and not idle past `idleMs`, `key` the sender's
+   * when given), the message expiring a session ttl after createdAt. Undefined when any check
+   * did not pass plainly: the caller then runs them itself for the right error (nothing was
+   * written).
+   */
+  appendIfAllowed?(
+    sessionId: string,
+    draft: Omit<MessageDraft, 'expiresAt'>,
+    check: { key: string | undefined; idleMs: number },
+  ): Promise<StoredMessage | undefined>;
   /** Messages with cursor > after (all when undefined), oldest first, unexpired at `now`. */
   readMessages(
     sessionId: string,

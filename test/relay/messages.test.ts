@@ -307,6 +307,14 @@ describeEachStore('poll', () => {
       (await relay.poll(sessionId, 'alice', '?after=1')).messages.map((m) => m.cursor),
     ).toEqual(['3', '4', '5']);
     expect((await relay.stats()).totalMessages).toBe(3);
+    // Past many sends too (a store may delete the older messages in batches).
+    for (let i = 6; i <= 150; i++) await relay.send(sessionId, 'alice', { text: `m${i}` }, key);
+    expect((await relay.poll(sessionId, 'alice')).messages.map((m) => m.text)).toEqual([
+      'm148',
+      'm149',
+      'm150',
+    ]);
+    expect((await relay.stats()).totalMessages).toBe(3);
   });
 
   it('drops messages once they expire', async () => {

@@ -140,6 +140,47 @@ describeEachStore('storage contract', () => {
     expect(read?.agents.map((a) => a.lastSeenAt)).toEqual([T0 + 30_000, T0]);
   });
 
+  it('appends after the send checks in one write where the store offers it, or writes nothing', async () => {
+    const storage = await open();
+    if (!storage.appendIfAllowed) return; // Stores in this process answer the checks in Node.
+    const record = session({ creatorAgentId: 'alice', agents: [agent('alice'), agent('bob')] });
+    await storage.createSession(record);
+    const { sessionId } = record;
+    const { expiresAt: _, ...base } = draft('hi');
+    const at = T0 + 30_000;
+    const refused: [string, Parameters<NonNullable<RelayStorage['appendIfAllowed']>>][] = [
+      ['an unknown session', ['s-none'.padEnd(48, '0'), base, { key: undefined, idleMs: 0 }]],
+      ['a non-member', [sessionId, { ...base, agentId: 'mallory' }, { key: undefined, idleMs: 0 }]],
+      ['a wrong key', [sessionId, base, { key: 'key-bob:with:colons', idleMs: 0 }]],
+      [
+        'an expired session',
+        [sessionId, { ...base, createdAt: T0 + 600_000 }, { key: undefined, idleMs: 0 }],
+      ],
+      [
+        'an idle member',
+        [sessionId, { ...base, agentId: 'bob', createdAt: at }, { key: undefined, idleMs: 30_000 }],
+      ],
+    ];
+    for (const [what, args] of refused) {
+      expect(await storage.appendIfAllowed(...args), what).toBeUndefined();
+    }
+    expect((await storage.getSession(sessionId))?.lastCursor).toBe(0);
+    // The creator is never idle; the right key passes.
+    const sent = await storage.appendIfAllowed(
+      sessionId,
+      { ...base, createdAt: at },
+      {
+        key: 'key-alice:with:colons',
+        idleMs: 30_000,
+      },
+    );
+    expect(sent).toEqual({ ...base, createdAt: at, cursor: 1, expiresAt: at + 600_000 });
+    expect(await storage.readMessages(sessionId, undefined, 10, at)).toEqual([sent]);
+    const after = await storage.getSession(sessionId);
+    expect(after?.expiresAt).toBe(at + 600_000);
+    expect(after?.agents[0]?.lastSeenAt).toBe(at);
+  });
+
   it('drops the oldest messages past the cap, never the cursor count', async () => {
     const storage = await open(3);
     const record = session();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { iso } from '../../src/relay/wire.js';
+import type { StoredMessage } from '../../src/relay/storage.js';
+import { iso, messageJson, wireMessage } from '../../src/relay/wire.js';
 
 describe('iso', () => {
   it('formats exactly as Date#toISOString, edges included', () => {
@@ -12,6 +13,40 @@ describe('iso', () => {
   it("throws RangeError outside Date's range, as Date#toISOString does", () => {
     for (const ms of [8.64e15 + 1, -8.64e15 - 1, Number.NaN, Number.POSITIVE_INFINITY]) {
       expect(() => iso(ms)).toThrow(RangeError);
+    }
+  });
+});
+
+describe('messageJson', () => {
+  it('writes what JSON.stringify of the wire message writes, json spliced in', () => {
+    const base: StoredMessage = {
+      id: 'msg_0123456789abcdef01234567',
+      agentId: 'bob-2_x',
+      text: 'plain',
+      cursor: 1,
+      verified: true,
+      createdAt: 1_764_412_800_123,
+      expiresAt: 1_764_416_400_123,
+    };
+    const texts = [
+      '',
+      'say "hi"\\ \n\t\u0000\u001f',
+      'é ✓ 😀 \ud800 lone',
+      '</script>',
+      'x'.repeat(5000),
+    ];
+    for (const text of texts) {
+      for (const extra of [
+        {},
+        { verified: false, cursor: 9_007_199_254_740_991 },
+        { createdAt: 0 },
+      ]) {
+        const message = { ...base, text, ...extra };
+        expect(messageJson(message)).toBe(JSON.stringify(wireMessage(message)));
+        const json = { a: [1, { b: text }], c: null };
+        const withJson = { ...message, jsonText: JSON.stringify(json) };
+        expect(JSON.parse(messageJson(withJson))).toEqual({ ...wireMessage(message), json });
+      }
     }
   });
 });

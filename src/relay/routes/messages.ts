@@ -2,6 +2,7 @@ import { SendRequest } from '../../protocol/index.js';
 import {
   parseBody,
   parsePollQuery,
+  type RequestFields,
   readJsonBody,
   requireAgentId,
   sessionKeyHeader,
@@ -9,19 +10,43 @@ import {
 import { pollBody } from '../relay-service.js';
 import type { RelayApp, RouteDeps } from './deps.js';
 
-export function messageRoutes(app: RelayApp, { service, options }: RouteDeps): void {
+type MessageDeps = Pick<RouteDeps, 'service' | 'options'>;
+
+/**
+ * A send, checked in the order every error is answered in; `readBody` is only called once the
+ * agent id passed. Shared by the Hono route and the direct one (direct-routes.ts).
+ */
+export async function sendMessage(
+  c: { req: RequestFields },
+  sessionId: string,
+  readBody: () => unknown,
+  { service }: MessageDeps,
+) {
+  const agentId = requireAgentId(c);
+  const body = parseBody(SendRequest, await readBody());
+  return service.send(sessionId, agentId, sessionKeyHeader(c), body);
+}
+
+/** A poll's answer body; the signal aborts when the client disconnects (frees a held poll). */
+export async function pollMessages(
+  c: { req: RequestFields },
+  sessionId: string,
+  signal: AbortSignal,
+  { service, options }: MessageDeps,
+): Promise<string> {
+  const agentId = requireAgentId(c);
+  const query = parsePollQuery(c, options.longPoll);
+  return pollBody(await service.poll(sessionId, agentId, query, signal));
+}
+
+export function messageRoutes(app: RelayApp, deps: RouteDeps): void {
   app.post('/v1/sessions/:id/messages', async (c) => {
-    const agentId = requireAgentId(c);
-    const body = parseBody(SendRequest, await readJsonBody(c, options.maxMessageBytes));
-    const sent = await service.send(c.req.param('id'), agentId, sessionKeyHeader(c), body);
-    return c.json(sent, 201);
+    const readBody = () => readJsonBody(c, deps.options.maxMessageBytes);
+    return c.json(await sendMessage(c, c.req.param('id'), readBody, deps), 201);
   });
 
   app.get('/v1/sessions/:id/messages', async (c) => {
-    const agentId = requireAgentId(c);
-    const query = parsePollQuery(c, options.longPoll);
-    // The signal aborts when the client disconnects, which frees a held long-poll at once.
-    const result = await service.poll(c.req.param('id'), agentId, query, c.req.raw.signal);
-    return c.body(pollBody(result), 200, { 'Content-Type': 'application/json' });
+    const body = await pollMessages(c, c.req.param('id'), c.req.raw.signal, deps);
+    return c.body(body, 200, { 'Content-Type': 'application/json' });
   });
 }
