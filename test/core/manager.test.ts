@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { importShellClientSessions, runDoctor } from '../../src/commands/index.js';
 import { NexusError } from '../../src/core/index.js';
-import { makeCore, tempDir } from '../helpers/core.js';
+import { makeCore, storedSession, tempDir } from '../helpers/core.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { closedPort } from '../helpers/faulty-server.js';
 import { useRelay } from '../helpers/relay.js';
@@ -431,18 +431,14 @@ describe('session manager', async () => {
     const port = await closedPort();
     const core = makeCore(relay.url, { agentId: 'alice' });
     await core.manager.create({ alias: 'alive' });
-    const now = new Date().toISOString();
-    core.store.put({
-      sessionId: 'e'.repeat(48),
-      server: `http://127.0.0.1:${port}`,
-      agentId: 'alice',
-      sessionKey: 'k',
-      cursor: '0',
-      role: 'member',
-      createdAt: now,
-      lastUsedAt: now,
-      alias: 'gone',
-    });
+    core.store.put(
+      storedSession({
+        sessionId: 'e'.repeat(48),
+        server: `http://127.0.0.1:${port}`,
+        agentId: 'alice',
+        alias: 'gone',
+      }),
+    );
     const entries = await core.manager.list();
     expect(Object.fromEntries(entries.map((entry) => [entry.session.alias, entry.live]))).toEqual({
       alive: 'active',

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { describe, expect, it, vi } from 'vitest';
 import { NexusError, type SessionInfo } from '../../src/core/index.js';
-import { makeCore } from '../helpers/core.js';
+import { makeCore, storedSession } from '../helpers/core.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { startFaultyServer } from '../helpers/faulty-server.js';
 import { useRelay } from '../helpers/relay.js';
@@ -184,17 +184,7 @@ describe('watcher', async () => {
       res.end('{"error":"rate_limit_exceeded","message":"slow down"}');
     });
     const core = makeCore(limited.url, { agentId: 'bob' });
-    const now = new Date().toISOString();
-    core.store.put({
-      sessionId: 'b'.repeat(48),
-      server: limited.url,
-      agentId: 'bob',
-      sessionKey: 'k',
-      cursor: '0',
-      role: 'member',
-      createdAt: now,
-      lastUsedAt: now,
-    });
+    core.store.put(storedSession({ sessionId: 'b'.repeat(48), server: limited.url }));
     const result = await core.watcher.waitForMessages({ timeoutMs: 400 });
     // It kept trying (honouring Retry-After) and says the session was failing, not quiet.
     expect(result).toMatchObject({ timedOut: false, allFailed: true });

@@ -12,6 +12,7 @@ import {
   type LogLevel,
   NexusError,
 } from '../../src/core/index.js';
+import type { StoredSession } from '../../src/core/store.js';
 import { cleanup } from './cleanup.js';
 
 export interface TestCore extends Core {
@@ -71,4 +72,23 @@ export async function failure(promise: Promise<unknown>): Promise<NexusError> {
     return error as NexusError;
   }
   throw new Error('expected the call to fail');
+}
+
+/**
+ * A membership as the store holds it, for planting a session the relay may not know (a faulty
+ * or unreachable relay): agent `bob` with a dummy key, read position 0, unless overridden.
+ */
+export function storedSession(
+  fields: Pick<StoredSession, 'sessionId' | 'server'> & Partial<StoredSession>,
+): StoredSession {
+  const now = new Date().toISOString();
+  return {
+    agentId: 'bob',
+    sessionKey: 'k',
+    cursor: '0',
+    role: 'member',
+    createdAt: now,
+    lastUsedAt: now,
+    ...fields,
+  };
 }

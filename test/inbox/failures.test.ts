@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cleanup } from '../helpers/cleanup.js';
-import { makeCore } from '../helpers/core.js';
+import { makeCore, storedSession } from '../helpers/core.js';
 import { json, startFaultyServer } from '../helpers/faulty-server.js';
 import { type Harness, startServer, textOf } from '../helpers/mcp.js';
 import { useRelay } from '../helpers/relay.js';
@@ -117,18 +117,8 @@ describe('inbox: relay failures are reported', async () => {
       agentId: 'bob',
       client: { retry: { attempts: 1 } },
     });
-    const now = new Date().toISOString();
     for (const id of ['a', 'b']) {
-      core.store.put({
-        sessionId: id.repeat(48),
-        server: faulty.url,
-        agentId: 'bob',
-        sessionKey: 'k',
-        cursor: '0',
-        role: 'member',
-        createdAt: now,
-        lastUsedAt: now,
-      });
+      core.store.put(storedSession({ sessionId: id.repeat(48), server: faulty.url }));
     }
     const first = await core.manager.pollAll();
     expect(first.errors.map(({ error }) => error.code)).toContain('rate_limit_exceeded');
