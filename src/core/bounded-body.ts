@@ -21,30 +21,43 @@ export interface BoundedReadOptions {
   signal?: AbortSignal;
   /** The response's Content-Length, when sent: a body announced too large is not read at all. */
   contentLength?: string | string[] | undefined;
-  /** What was asked, for the error message (`GET /v1/sessions/…/messages`). */
-  what?: string;
+  /**
+   * What was asked, for the error message (`GET /v1/sessions/…/messages`); a function is called
+   * only when the error is made, keeping the wording off every request's path.
+   */
+  what?: string | (() => string);
 }
 
-export function responseTooLarge(maxBytes: number, what = 'The request'): NexusError {
+/** A body that can also read itself whole (undici's), which is cheaper than iterating it. */
+type Body = Readable & { text?: () => Promise<string> };
+
+const WHOLE_NUMBER = /^\d{1,15}$/;
+
+export function responseTooLarge(maxBytes: number, what: BoundedReadOptions['what']): NexusError {
+  const asked = (typeof what === 'function' ? what() : what) ?? 'The request';
   return new NexusError({
     code: 'response_too_large',
-    message: `${what} was answered with a body larger than ${maxBytes} bytes; the connection was dropped.`,
+    message: `${asked} was answered with a body larger than ${maxBytes} bytes; the connection was dropped.`,
   });
 }
 
 /** The body as UTF-8 text, or `response_too_large` once more than `maxBytes` arrive. */
 export async function readBoundedText(
-  body: Readable,
+  body: Body,
   options: BoundedReadOptions = {},
 ): Promise<string> {
   const maxBytes = options.maxBytes ?? maxResponseBytes();
-  const announced = Number(
-    Array.isArray(options.contentLength) ? options.contentLength[0] : options.contentLength,
-  );
+  const length = Array.isArray(options.contentLength)
+    ? options.contentLength[0]
+    : options.contentLength;
+  const announced = Number(length);
   if (Number.isFinite(announced) && announced > maxBytes) {
     body.destroy();
     throw responseTooLarge(maxBytes, options.what);
   }
+  // A Content-Length within the cap bounds the read already: the HTTP parser delivers exactly
+  // that many bytes, so a body that reads itself whole may (and is cheaper than iterating).
+  if (body.text && length !== undefined && WHOLE_NUMBER.test(length)) return body.text();
   const chunks: Buffer[] = [];
   let received = 0;
   for await (const chunk of body) {

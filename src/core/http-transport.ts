@@ -235,20 +235,12 @@ export class HttpTransport {
       });
       statusCode = response.statusCode;
       responseHeaders = response.headers;
-      const length = response.headers['content-length'];
-      // With a Content-Length within the cap, undici's own reader is bounded (the parser
-      // delivers exactly that many bytes) and cheaper than iterating the stream ourselves.
-      text =
-        typeof length === 'string' &&
-        /^\d{1,15}$/.test(length) &&
-        Number(length) <= this.maxResponseBytes
-          ? await response.body.text()
-          : await readBoundedText(response.body, {
-              maxBytes: this.maxResponseBytes,
-              ...(options.signal !== undefined && { signal: options.signal }),
-              contentLength: response.headers['content-length'],
-              what: describeRequest(spec),
-            });
+      text = await readBoundedText(response.body, {
+        maxBytes: this.maxResponseBytes,
+        ...(options.signal !== undefined && { signal: options.signal }),
+        contentLength: response.headers['content-length'],
+        what: () => describeRequest(spec),
+      });
     } catch (error) {
       throw transportError(error, {
         cancelled: options.signal?.aborted ?? false,
