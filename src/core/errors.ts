@@ -145,11 +145,6 @@ export function clientError(
   return new NexusError({ code, message, ...extra });
 }
 
-/** A caller's value quoted in an error message, cut short so nothing unbounded comes back. */
-export function quoted(value: string, max = 80): string {
-  return value.length > max ? `${JSON.stringify(value.slice(0, max))}…` : JSON.stringify(value);
-}
-
 export function isNexusError(error: unknown, code?: NexusErrorCode): error is NexusError {
   return error instanceof NexusError && (code === undefined || error.code === code);
 }

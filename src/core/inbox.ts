@@ -24,6 +24,7 @@
 import type { E2eKind, E2ePayload } from '../protocol/e2e/index.js';
 import {
   compareCursors,
+  cutReference,
   isCursor,
   type Member,
   maxCursor,
@@ -33,7 +34,7 @@ import { type Clock, isoNow } from './clock.js';
 import { mapLimit } from './concurrency.js';
 import type { ReadPosition } from './cursor-file.js';
 import type { E2eSessions } from './e2e-sessions.js';
-import { clientError, isNexusError, NexusError, quoted } from './errors.js';
+import { clientError, isNexusError, NexusError } from './errors.js';
 import {
   GREETING_CURSOR,
   type InboxMessage,
@@ -708,7 +709,7 @@ function replayAfter(after: string | undefined): string | undefined {
   if (!isCursor(trimmed)) {
     throw clientError(
       'invalid_argument',
-      `after must be a cursor, a whole number of at least 0 like 42 or "42" (got ${quoted(after)}).`,
+      `after must be a cursor, a whole number of at least 0 like 42 or "42" (got ${cutReference(after)}).`,
     );
   }
   return trimmed === '0' ? undefined : trimmed;

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { cutReference, isAgentId, isSessionId, readPairingInput } from '../protocol/index.js';
 import { type Clock, isoNow, systemClock } from './clock.js';
 import { checkedUrl, generateAgentId, PUBLIC_RELAY_URL } from './config.js';
-import { clientError, isNexusError, quoted } from './errors.js';
+import { clientError, isNexusError } from './errors.js';
 import type { Logger } from './logger.js';
 import {
   resolveReference,
@@ -301,7 +301,7 @@ export class SessionRegistry {
     if (!isAgentId(trimmed)) {
       throw clientError(
         'invalid_argument',
-        `agent_id may hold only letters, digits, - and _, at most 128 characters (got ${quoted(trimmed)}).`,
+        `agent_id may hold only letters, digits, - and _, at most 128 characters (got ${cutReference(trimmed)}).`,
       );
     }
     return trimmed;

@@ -1,7 +1,7 @@
 /** How sessions are named and found: short ids, aliases, references, and the local view. */
 import { type E2eStatus, e2eStatus } from '../protocol/e2e/index.js';
 import { cutReference } from '../protocol/index.js';
-import { clientError, quoted } from './errors.js';
+import { clientError } from './errors.js';
 import type { StoredSession } from './store.js';
 
 const SHORT_ID_LENGTH = 12;
@@ -25,7 +25,7 @@ export function validateAlias(alias: string): string {
   if (!ALIAS_PATTERN.test(trimmed)) {
     throw clientError(
       'invalid_argument',
-      `alias must be 1-64 characters: letters, digits, ".", "_" and "-", starting with a letter or digit (got ${quoted(alias)}).`,
+      `alias must be 1-64 characters: letters, digits, ".", "_" and "-", starting with a letter or digit (got ${cutReference(alias)}).`,
     );
   }
   if (HEX_LIKE.test(trimmed)) {
