@@ -24,6 +24,8 @@ export interface CachedSession {
    * failed commit could still take back (and its cursor be handed out again).
    */
   committed: number;
+  /** Whether the messages below the floor at load time were read (see fillOlder). */
+  filled: boolean;
   chars: number;
   /** Read or written since the eviction sweep last passed it. */
   used: boolean;
@@ -33,23 +35,34 @@ function sizeOf(message: StoredMessage): number {
   return message.text.length + (message.jsonText?.length ?? 0);
 }
 
-export function cachedSession(
-  record: SessionRecord,
-  recent: StoredMessage[],
-  window: number,
-): CachedSession {
+/**
+ * A session read from SQLite (or just created) holds none of its messages yet: they are read on
+ * the first poll that needs them (fillOlder), not by every status read or sweep that loads it.
+ */
+export function cachedSession(record: SessionRecord): CachedSession {
   const { agents, ...rest } = record;
-  const entry: CachedSession = {
+  return {
     session: { ...rest, agents: [] },
     agents: new Map(agents.map((agent) => [agent.agentId, { ...agent }])),
     messages: [],
-    floor: record.lastCursor - window,
+    floor: record.lastCursor,
     committed: record.lastCursor,
+    filled: false,
     chars: 0,
     used: true,
   };
-  for (const message of recent) holdMessage(entry, message, window);
-  return entry;
+}
+
+/**
+ * Puts the messages just below the floor (read from SQLite, oldest first: the window's worth
+ * up to the floor, all committed) in front of the held ones, once per session held.
+ */
+export function fillOlder(entry: CachedSession, older: StoredMessage[], window: number): void {
+  entry.filled = true;
+  entry.messages = [...older, ...entry.messages];
+  entry.chars += older.reduce((sum, message) => sum + sizeOf(message), 0);
+  entry.floor -= window;
+  trimWindow(entry, window);
 }
 
 /** A copy: changing it changes nothing held. */
@@ -64,6 +77,10 @@ export function copySession(entry: CachedSession): SessionRecord {
 export function holdMessage(entry: CachedSession, message: StoredMessage, window: number): void {
   entry.messages.push(message);
   entry.chars += sizeOf(message);
+  trimWindow(entry, window);
+}
+
+function trimWindow(entry: CachedSession, window: number): void {
   while (
     entry.messages.length > window ||
     (entry.chars > CACHED_MESSAGE_CHARS && entry.messages.length > 1)

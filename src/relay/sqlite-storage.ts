@@ -10,6 +10,7 @@ import {
   type CachedSession,
   cachedSession,
   copySession,
+  fillOlder,
   heldMessagesAfter,
   holdMessage,
   SessionCache,
@@ -206,7 +207,9 @@ function prepareStatements(db: DatabaseSync) {
     readAfter: s(
       'SELECT * FROM messages WHERE session_id = ? AND cursor > ? AND cursor <= ? AND expires_at > ? ORDER BY cursor LIMIT ?',
     ),
-    recentMessages: s('SELECT * FROM messages WHERE session_id = ? AND cursor > ? ORDER BY cursor'),
+    olderMessages: s(
+      'SELECT * FROM messages WHERE session_id = ? AND cursor > ? AND cursor <= ? ORDER BY cursor',
+    ),
     insertPairCode: s(
       'INSERT INTO pair_codes (code, session_id, created_at, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
     ),
@@ -281,7 +284,7 @@ export class SqliteStorage extends LocalStorageBase implements RelayStorage {
         if (live >= owner.maxSessions) return 'limit';
       }
       this.insertSession(session, owner?.address ?? null);
-      this.cache.set(session.sessionId, cachedSession(session, [], this.window));
+      this.cache.set(session.sessionId, cachedSession(session));
       return 'created';
     });
   }
@@ -396,6 +399,10 @@ export class SqliteStorage extends LocalStorageBase implements RelayStorage {
       after ?? 0,
       entry.session.lastCursor - this.options.maxMessagesPerSession,
     );
+    if (lowest < entry.floor && !entry.filled) {
+      const older = this.sql.olderMessages.all(sessionId, entry.floor - this.window, entry.floor);
+      fillOlder(entry, (older as Row[]).map(messageFrom), this.window);
+    }
     const held = heldMessagesAfter(entry, lowest, limit, now);
     if (held) return held;
     const rows = this.sql.readAfter.all(sessionId, lowest, entry.committed, now, limit) as Row[];
@@ -498,15 +505,13 @@ export class SqliteStorage extends LocalStorageBase implements RelayStorage {
     await this.checkpointer.close();
   }
 
-  /** The session held in memory, read from SQLite (with its recent messages) on a miss. */
+  /** The session held in memory, read from SQLite on a miss. */
   private entry(sessionId: string): CachedSession | undefined {
     const held = this.cache.get(sessionId);
     if (held) return held;
     const row = this.sql.session.get(sessionId) as Row | undefined;
     if (!row) return undefined;
-    const record = sessionFrom(row, this.sql.agents.all(sessionId) as Row[]);
-    const recent = this.sql.recentMessages.all(sessionId, record.lastCursor - this.window) as Row[];
-    const entry = cachedSession(record, recent.map(messageFrom), this.window);
+    const entry = cachedSession(sessionFrom(row, this.sql.agents.all(sessionId) as Row[]));
     this.cache.set(sessionId, entry);
     // Never while a batch is open: an evicted session reloaded from its uncommitted rows would
     // count them as committed. The next miss after the batch evicts.

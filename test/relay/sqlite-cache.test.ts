@@ -113,6 +113,11 @@ describe('the SQLite store', () => {
     await storage.close();
 
     storage = await open(path);
+    // The last few first: read into memory after a restart, then served from there.
+    const last = CACHED_MESSAGES + 6;
+    expect(cursors(await storage.readMessages(sessionId, last - 4, 10, T0 + 300))).toEqual(
+      range(last - 3, last),
+    );
     expect(await storage.getSession(sessionId)).toEqual(before);
     expect(before).toMatchObject({
       ttlSeconds: 900,
