@@ -5,7 +5,7 @@ export const MAX_CACHED_SESSIONS = 1_000;
 /** A session's most recent messages held, at most this many ... */
 export const CACHED_MESSAGES = 64;
 /** ... and about this many bytes of text and json (one bigger message is still held). */
-const CACHED_MESSAGE_CHARS = 64 * 1024;
+const CACHED_MESSAGE_CHARS = 32 * 1024;
 
 /**
  * One session as stored, held in memory by the SQLite store (which owns its file: nothing else
