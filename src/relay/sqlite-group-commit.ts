@@ -29,7 +29,7 @@ function newBatch(): Batch {
  * request that arrived in the same turn.
  *
  * A failure (a statement of any write, or the COMMIT) rolls the whole batch back and rejects
- * every write in it; `onFailure` runs first, so state derived from the writes (a cache) is
+ * every write in it; `on.failed` runs first, so state derived from the writes (a cache) is
  * dropped before any of them answers.
  */
 export class GroupCommit {
@@ -37,7 +37,12 @@ export class GroupCommit {
 
   constructor(
     private readonly db: DatabaseSync,
-    private readonly onFailure: (error: unknown) => void,
+    private readonly on: {
+      /** After each COMMIT and its hooks: nothing is pending then. */
+      committed: () => void;
+      /** Before a failed batch's writes reject. */
+      failed: (error: unknown) => void;
+    },
   ) {}
 
   /** True while a batch's transaction is open (its writes not yet committed). */
@@ -90,15 +95,27 @@ export class GroupCommit {
       return;
     }
     this.open = undefined;
-    for (const hook of batch.afterCommit) hook();
-    batch.resolve();
+    try {
+      for (const hook of batch.afterCommit) hook();
+      this.on.committed();
+    } finally {
+      // The writes continue in later microtasks, so after every hook either way.
+      batch.resolve();
+    }
   }
 
   private fail(batch: Batch, error: unknown): void {
     this.open = undefined;
     // A failed COMMIT may have ended the transaction itself (SQLite rolls back on some I/O errors).
-    if (this.db.isOpen && this.db.isTransaction) this.db.exec('ROLLBACK');
-    this.onFailure(error);
+    if (this.db.isOpen && this.db.isTransaction) {
+      try {
+        this.db.exec('ROLLBACK');
+      } catch {
+        // The batch's own error is the one to answer; the next BEGIN reports a connection that
+        // is still unusable.
+      }
+    }
+    this.on.failed(error);
     batch.reject(error);
   }
 }

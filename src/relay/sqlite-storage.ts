@@ -272,8 +272,13 @@ export class SqliteStorage extends LocalStorageBase implements RelayStorage {
     this.sql = prepareStatements(db);
     this.checkpointer = new SqliteCheckpointer(options.path, options.log);
     this.window = Math.min(CACHED_MESSAGES, options.maxMessagesPerSession);
-    // What was written in the failed batch was rolled back: SQLite is the truth to reload from.
-    this.batch = new GroupCommit(db, () => this.cache.clear());
+    this.batch = new GroupCommit(db, {
+      // Evicted only with nothing pending: a session reloaded from its uncommitted rows would
+      // count them as committed.
+      committed: () => this.cache.evictOverflow(),
+      // What the failed batch wrote was rolled back: SQLite is the truth to reload from.
+      failed: () => this.cache.clear(),
+    });
   }
 
   async createSession(session: SessionRecord, owner?: SessionOwner): Promise<CreateSessionResult> {
@@ -513,8 +518,6 @@ export class SqliteStorage extends LocalStorageBase implements RelayStorage {
     if (!row) return undefined;
     const entry = cachedSession(sessionFrom(row, this.sql.agents.all(sessionId) as Row[]));
     this.cache.set(sessionId, entry);
-    // Never while a batch is open: an evicted session reloaded from its uncommitted rows would
-    // count them as committed. The next miss after the batch evicts.
     if (!this.batch.pending) this.cache.evictOverflow();
     return entry;
   }

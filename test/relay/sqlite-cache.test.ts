@@ -6,7 +6,12 @@
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
-import { CACHED_MESSAGES, MAX_CACHED_SESSIONS } from '../../src/relay/sqlite-session-cache.js';
+import {
+  CACHED_MESSAGES,
+  cachedSession,
+  MAX_CACHED_SESSIONS,
+  SessionCache,
+} from '../../src/relay/sqlite-session-cache.js';
 import { SqliteStorage } from '../../src/relay/sqlite-storage.js';
 import type { MessageDraft, SessionRecord } from '../../src/relay/storage.js';
 import { cleanup } from '../helpers/cleanup.js';
@@ -202,5 +207,24 @@ describe('the SQLite store', () => {
     storage = await open(path);
     expect(texts(await storage.readMessages(sessionId, 0, 10, T0))).toEqual(expected);
     expect(await storage.getSession(sessionId)).toEqual(held);
+  });
+});
+
+describe('SessionCache', () => {
+  it(`evicts down to ${MAX_CACHED_SESSIONS} sessions, those used since the last pass last`, () => {
+    const cache = new SessionCache();
+    const ids = range(0, MAX_CACHED_SESSIONS + 99).map((i) => `c${i}`);
+    for (const id of ids) cache.set(id, cachedSession(session(id)));
+    // Every entry starts used; a first pass clears them all, then evicts the oldest.
+    cache.evictOverflow();
+    expect(cache.size).toBe(MAX_CACHED_SESSIONS);
+    expect(cache.get('c0')).toBeUndefined();
+    // c100 is the oldest left; reading it saves it from the next eviction.
+    expect(cache.get('c100')).toBeDefined();
+    cache.set('extra', cachedSession(session('extra')));
+    cache.evictOverflow();
+    expect(cache.size).toBe(MAX_CACHED_SESSIONS);
+    expect(cache.get('c100')).toBeDefined();
+    expect(cache.get('c101')).toBeUndefined();
   });
 });
