@@ -138,6 +138,21 @@ describe('the SQLite store', () => {
     expect(next?.cursor).toBe(CACHED_MESSAGES + 7);
   });
 
+  it('after a restart, reads older messages in behind a send still being committed', async () => {
+    const path = join(tempDir(), 'relay.db');
+    let storage = await open(path);
+    const { sessionId } = session('s7');
+    await storage.createSession(session('s7'));
+    for (let i = 1; i <= 5; i++) await storage.appendMessage(sessionId, draft(`m${i}`));
+    await storage.close();
+
+    storage = await open(path);
+    const sent = storage.appendMessage(sessionId, draft('m6'));
+    expect(texts(await storage.readMessages(sessionId, 2, 10, T0))).toEqual(['m3', 'm4', 'm5']);
+    expect((await sent)?.cursor).toBe(6);
+    expect(cursors(await storage.readMessages(sessionId, 0, 10, T0))).toEqual(range(1, 6));
+  });
+
   it(`answers for more sessions than it holds (${MAX_CACHED_SESSIONS})`, async () => {
     const storage = await open(join(tempDir(), 'relay.db'));
     const ids: string[] = [];
