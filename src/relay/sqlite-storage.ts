@@ -78,6 +78,19 @@ CREATE TABLE pair_codes (
 CREATE INDEX pair_codes_by_expiry ON pair_codes (expires_at);
 `;
 
+/** SQLite's primary result codes for a write the disk refused (the extended codes add high bits). */
+const SQLITE_IOERR = 10;
+const SQLITE_FULL = 13;
+
+/** Whether SQLite could not write (a full disk, an I/O error): the store, not the request, failed. */
+export function isSqliteWriteFailure(error: unknown): boolean {
+  if (!(error instanceof Error) || (error as { code?: unknown }).code !== 'ERR_SQLITE_ERROR') {
+    return false;
+  }
+  const primary = Number((error as { errcode?: unknown }).errcode) & 0xff;
+  return primary === SQLITE_IOERR || primary === SQLITE_FULL;
+}
+
 /** Messages below a session's cap are deleted this many at a time. */
 const TRIM_BATCH = 64;
 

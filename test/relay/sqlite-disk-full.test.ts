@@ -40,7 +40,11 @@ it('keeps every acknowledged send and none of a failed batch when the disk is fu
       const reply = await send(text);
       if (reply.status === 201) acknowledged.set(Number(reply.body.cursor), text);
       else {
-        expect(reply.status).toBe(500);
+        expect(reply.status).toBe(503);
+        expect(reply.body).toMatchObject({
+          error: 'internal_error',
+          message: expect.stringMatching(/cannot write/),
+        });
         refused.add(text);
       }
     }
@@ -55,6 +59,9 @@ it('keeps every acknowledged send and none of a failed batch when the disk is fu
   };
   // The relay that failed answers from what was committed, not from what it had taken in.
   await expectHeld();
+  // One line per refused request, naming the failure, without a stack.
+  expect(relay.stderr()).toMatch(/store unavailable \(request [^)]+\): disk I\/O error\n/);
+  expect(relay.stderr()).not.toMatch(/internal error|\n\s+at /);
   await relay.kill();
 
   relay = await start(args);
