@@ -1,13 +1,16 @@
 /**
  * Profiles one relay child per store under the load benchmark 10 applies (sends, then polls five
- * back) and prints where its CPU went: `node bench/profile-stores.ts [memory|sqlite|redis] [seconds]`.
- * Writes bench/stores-<store>.cpuprofile (read it with bench/profile-summary.ts).
+ * back) and prints where its CPU went: `node bench/profile-stores.ts [memory|sqlite|redis] [seconds]
+ * [--no-prof]`. Writes bench/stores-<store>.cpuprofile (read it with bench/profile-summary.ts),
+ * and prints the relay child's CPU per request for each load (without the profiler's own cost
+ * when run with --no-prof).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { RedisServer } from '../test/relay/redis-server.ts';
+import { cpuMs } from './lib/cpu.ts';
 import { RawHttp, sendLoadRequest } from './lib/http.ts';
 import { startRelayChild } from './lib/relay.ts';
 import { filler } from './lib/util.ts';
@@ -18,14 +21,17 @@ const dir = mkdtempSync(join(tmpdir(), 'nexus-profile-stores-'));
 const redis = kind === 'redis' ? await RedisServer.start() : undefined;
 const store =
   kind === 'sqlite' ? `sqlite:${join(dir, 'relay.db')}` : kind === 'redis' ? redis?.url : 'memory';
-const relay = await startRelayChild({ store }, { profile: `stores-${kind}` });
+const profile = process.argv.includes('--no-prof') ? undefined : `stores-${kind}`;
+const relay = await startRelayChild({ store }, { profile });
 const http = new RawHttp(relay.url);
 try {
   const agent = await http.createSession('load');
   const url = `${relay.url}/v1/sessions/${agent.sessionId}/messages`;
   const run = async (options: autocannon.Options) => {
+    const before = cpuMs(relay.pid) ?? Number.NaN;
     const result = await autocannon({ connections: 64, duration: seconds, ...options });
-    return `${Math.round(result.requests.total / result.duration)} req/s, non-2xx ${result.non2xx}`;
+    const cpuUs = (((cpuMs(relay.pid) ?? Number.NaN) - before) * 1000) / result.requests.total;
+    return `${Math.round(result.requests.total / result.duration)} req/s, ${cpuUs.toFixed(0)} µs CPU/request, non-2xx ${result.non2xx}`;
   };
   const sends = await run({ url, ...sendLoadRequest(agent) });
   const { cursor } = await http.send(agent, filler(100));

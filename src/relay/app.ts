@@ -148,14 +148,14 @@ export async function createRelayApp(input: RelayOptions = {}): Promise<RelayApp
     if (error instanceof RelayError) {
       return { status: error.status, body: error.toBody(), headers: error.headers };
     }
-    if (storeUnavailable(error)) {
+    const unavailableText = storeUnavailable(error);
+    if (unavailableText !== undefined) {
       const { message } = error as Error;
       options.log(`nexus relay: store unavailable (request ${requestId}): ${message}`);
-      const unavailable = new RelayError(
-        'internal_error',
-        "The relay's store is unreachable: try again in a few seconds.",
-        { status: 503, headers: { 'Retry-After': '5' } },
-      );
+      const unavailable = new RelayError('internal_error', unavailableText, {
+        status: 503,
+        headers: { 'Retry-After': '5' },
+      });
       return { status: 503, body: unavailable.toBody(), headers: unavailable.headers };
     }
     // The message and stack name code paths, never request data such as ids or keys.

@@ -3,7 +3,7 @@ import { MemoryStorage } from './memory-storage.js';
 import type { ResolvedRelayOptions } from './options.js';
 import { isRedisUnavailable, RedisStorage } from './redis-storage.js';
 import { importSessionsJson } from './sessions-json-import.js';
-import { SqliteStorage } from './sqlite-storage.js';
+import { isSqliteWriteFailure, SqliteStorage } from './sqlite-storage.js';
 import type { RelayStorage } from './storage.js';
 
 /** Opens the store the options name; throws StoreRefused when it cannot be used as it is. */
@@ -41,7 +41,15 @@ export function describeStore(options: ResolvedRelayOptions): string {
   return `redis ${url.host}${url.pathname === '/' ? '' : url.pathname}`;
 }
 
-/** Whether a request failed because the store is unreachable (answered 503, logged without a stack). */
-export function storeUnavailable(error: unknown): boolean {
-  return isRedisUnavailable(error);
+/**
+ * When a request failed because the store cannot serve it now, what to tell the client (answered
+ * 503 with Retry-After, logged in one line without a stack); undefined for any other error.
+ */
+export function storeUnavailable(error: unknown): string | undefined {
+  if (isRedisUnavailable(error))
+    return "The relay's store is unreachable: try again in a few seconds.";
+  if (isSqliteWriteFailure(error)) {
+    return "The relay's store cannot write (its disk may be full): nothing was kept; try again later.";
+  }
+  return undefined;
 }

@@ -4,6 +4,17 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { loadSqlite } from './load-sqlite.js';
 import { LocalStorageBase } from './local-storage-base.js';
 import { SqliteCheckpointer } from './sqlite-checkpointer.js';
+import { GroupCommit } from './sqlite-group-commit.js';
+import {
+  CACHED_MESSAGES,
+  type CachedSession,
+  cachedSession,
+  copySession,
+  fillOlder,
+  heldMessagesAfter,
+  holdMessage,
+  SessionCache,
+} from './sqlite-session-cache.js';
 import type {
   AddAgentResult,
   AgentRecord,
@@ -66,6 +77,19 @@ CREATE TABLE pair_codes (
 ) WITHOUT ROWID;
 CREATE INDEX pair_codes_by_expiry ON pair_codes (expires_at);
 `;
+
+/** SQLite's primary result codes for a write the disk refused (the extended codes add high bits). */
+const SQLITE_IOERR = 10;
+const SQLITE_FULL = 13;
+
+/** Whether SQLite could not write (a full disk, an I/O error): the store, not the request, failed. */
+export function isSqliteWriteFailure(error: unknown): boolean {
+  if (!(error instanceof Error) || (error as { code?: unknown }).code !== 'ERR_SQLITE_ERROR') {
+    return false;
+  }
+  const primary = Number((error as { errcode?: unknown }).errcode) & 0xff;
+  return primary === SQLITE_IOERR || primary === SQLITE_FULL;
+}
 
 /** Messages below a session's cap are deleted this many at a time. */
 const TRIM_BATCH = 64;
@@ -179,27 +203,25 @@ function prepareStatements(db: DatabaseSync) {
     ),
     session: s('SELECT * FROM sessions WHERE session_id = ?'),
     agents: s('SELECT * FROM agents WHERE session_id = ? ORDER BY rowid'),
-    agentCount: s('SELECT count(*) AS n FROM agents WHERE session_id = ?'),
-    agentExists: s('SELECT 1 FROM agents WHERE session_id = ? AND agent_id = ?'),
     deleteSession: s('DELETE FROM sessions WHERE session_id = ?'),
     deleteAgents: s('DELETE FROM agents WHERE session_id = ?'),
     deleteMessages: s('DELETE FROM messages WHERE session_id = ?'),
     sessionIds: s('SELECT session_id FROM sessions'),
-    touchSession: s(
-      'UPDATE sessions SET ttl_seconds = coalesce(?, ttl_seconds), expires_at = ? + coalesce(?, ttl_seconds) * 1000 WHERE session_id = ?',
-    ),
+    touchSession: s('UPDATE sessions SET ttl_seconds = ?, expires_at = ? WHERE session_id = ?'),
     touchAgent: s('UPDATE agents SET last_seen_at = ? WHERE session_id = ? AND agent_id = ?'),
     removeAgent: s('DELETE FROM agents WHERE session_id = ? AND agent_id = ?'),
-    nextCursor: s(
-      'UPDATE sessions SET last_cursor = last_cursor + 1, expires_at = ? + ttl_seconds * 1000 WHERE session_id = ? RETURNING last_cursor',
-    ),
+    advanceCursor: s('UPDATE sessions SET last_cursor = ?, expires_at = ? WHERE session_id = ?'),
     insertMessage: s(
       'INSERT INTO messages (session_id, cursor, id, agent_id, text, json_text, verified, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
     trimMessages: s('DELETE FROM messages WHERE session_id = ? AND cursor <= ?'),
-    // Bounded by the cap, not only by the trim: the trim runs once per TRIM_BATCH messages.
+    // Reads past the held window only. The caller bounds them by the cap (the trim runs once per
+    // TRIM_BATCH messages) and by the last committed cursor.
     readAfter: s(
-      'SELECT * FROM messages WHERE session_id = ? AND cursor > max(?, (SELECT last_cursor FROM sessions WHERE session_id = ?) - ?) AND expires_at > ? ORDER BY cursor LIMIT ?',
+      'SELECT * FROM messages WHERE session_id = ? AND cursor > ? AND cursor <= ? AND expires_at > ? ORDER BY cursor LIMIT ?',
+    ),
+    olderMessages: s(
+      'SELECT * FROM messages WHERE session_id = ? AND cursor > ? AND cursor <= ? ORDER BY cursor',
     ),
     insertPairCode: s(
       'INSERT INTO pair_codes (code, session_id, created_at, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
@@ -233,14 +255,23 @@ export interface SqliteStorageOptions {
 }
 
 /**
- * Sessions, members, pair codes and messages in one SQLite file (node:sqlite, WAL). Every method
- * is one synchronous transaction, so a 2xx answered after it is on disk, and a cursor handed out
- * was committed with its message: a restart continues from it.
+ * Sessions, members, pair codes and messages in one SQLite file (node:sqlite, WAL). One relay
+ * process owns the file, so sessions, members and each session's recent messages are also held
+ * in memory (SessionCache, written through) and most reads never reach SQLite. Writes go through
+ * a group commit: each resolves after the COMMIT of its batch, so a 2xx answered after it is in
+ * the WAL, and a cursor handed out was committed with its message: a restart continues from it.
  */
 export class SqliteStorage extends LocalStorageBase implements RelayStorage {
   private readonly sql: Statements;
 
   private readonly checkpointer: SqliteCheckpointer;
+
+  private readonly cache = new SessionCache();
+
+  private readonly batch: GroupCommit;
+
+  /** A session's messages held in memory: the cap when it is smaller. */
+  private readonly window: number;
 
   static async open(options: SqliteStorageOptions): Promise<SqliteStorage> {
     return new SqliteStorage(openDatabase(await loadSqlite(), options.path), options);
@@ -253,26 +284,36 @@ export class SqliteStorage extends LocalStorageBase implements RelayStorage {
     super();
     this.sql = prepareStatements(db);
     this.checkpointer = new SqliteCheckpointer(options.path, options.log);
+    this.window = Math.min(CACHED_MESSAGES, options.maxMessagesPerSession);
+    this.batch = new GroupCommit(db, {
+      // Evicted only with nothing pending: a session reloaded from its uncommitted rows would
+      // count them as committed.
+      committed: () => this.cache.evictOverflow(),
+      // What the failed batch wrote was rolled back: SQLite is the truth to reload from.
+      failed: () => this.cache.clear(),
+    });
   }
 
   async createSession(session: SessionRecord, owner?: SessionOwner): Promise<CreateSessionResult> {
-    return this.transaction(() => {
+    return this.batch.write(() => {
       if (this.sql.sessionExists.get(session.sessionId)) return 'taken';
       if (owner) {
         const live = this.one('ownerCount', owner.address, session.createdAt);
         if (live >= owner.maxSessions) return 'limit';
       }
       this.insertSession(session, owner?.address ?? null);
+      this.cache.set(session.sessionId, cachedSession(session));
       return 'created';
     });
   }
 
   async getSession(sessionId: string): Promise<SessionRecord | undefined> {
-    return this.readSession(sessionId);
+    const entry = this.entry(sessionId);
+    return entry && copySession(entry);
   }
 
   async deleteSession(sessionId: string): Promise<void> {
-    this.transaction(() => this.dropSession(sessionId));
+    return this.batch.write(() => this.dropSession(sessionId));
   }
 
   async listSessionIds(): Promise<string[]> {
@@ -285,36 +326,55 @@ export class SqliteStorage extends LocalStorageBase implements RelayStorage {
     at: number,
     ttlSeconds?: number,
   ): Promise<SessionRecord | undefined> {
-    return this.transaction(() => {
-      const ttl = ttlSeconds ?? null;
-      const changed = this.run('touchSession', ttl, at, ttl, sessionId);
-      if (changed === 0) return undefined;
-      this.run('touchAgent', at, sessionId, agentId);
-      return this.readSession(sessionId);
+    return this.batch.write(() => {
+      const entry = this.entry(sessionId);
+      if (!entry) return undefined;
+      const ttl = ttlSeconds ?? entry.session.ttlSeconds;
+      const expiresAt = at + ttl * 1000;
+      this.run('touchSession', ttl, expiresAt, sessionId);
+      entry.session.ttlSeconds = ttl;
+      entry.session.expiresAt = expiresAt;
+      const agent = entry.agents.get(agentId);
+      if (agent) {
+        this.run('touchAgent', at, sessionId, agentId);
+        agent.lastSeenAt = at;
+      }
+      return copySession(entry);
     });
   }
 
   async addAgent(sessionId: string, agent: AgentRecord): Promise<AddAgentResult> {
-    return this.transaction(() => {
-      const row = this.sql.session.get(sessionId) as Row | undefined;
-      if (!row) return 'missing';
-      if (this.sql.agentExists.get(sessionId, agent.agentId)) return 'taken';
-      if (this.one('agentCount', sessionId) >= (row.max_agents as number)) return 'full';
+    return this.batch.write(() => {
+      const entry = this.entry(sessionId);
+      if (!entry) return 'missing';
+      if (entry.agents.has(agent.agentId)) return 'taken';
+      if (entry.agents.size >= entry.session.maxAgents) return 'full';
       this.insertAgent(sessionId, agent);
+      entry.agents.set(agent.agentId, { ...agent });
       return 'added';
     });
   }
 
   async removeAgent(sessionId: string, agentId: string): Promise<boolean> {
-    return this.transaction(() => this.run('removeAgent', sessionId, agentId) > 0);
+    return this.batch.write(() => {
+      const entry = this.entry(sessionId);
+      if (!entry?.agents.has(agentId)) return false;
+      this.run('removeAgent', sessionId, agentId);
+      entry.agents.delete(agentId);
+      return true;
+    });
   }
 
   async appendMessage(sessionId: string, draft: MessageDraft): Promise<StoredMessage | undefined> {
-    const message = this.transaction(() => {
-      const next = this.sql.nextCursor.get(draft.createdAt, sessionId) as Row | undefined;
-      if (!next) return undefined;
-      this.run('touchAgent', draft.createdAt, sessionId, draft.agentId);
-      const cursor = next.last_cursor as number;
+    return this.batch.write(() => {
+      const entry = this.entry(sessionId);
+      if (!entry) return undefined;
+      const { session } = entry;
+      const cursor = session.lastCursor + 1;
+      const expiresAt = draft.createdAt + session.ttlSeconds * 1000;
+      this.run('advanceCursor', cursor, expiresAt, sessionId);
+      const sender = entry.agents.get(draft.agentId);
+      if (sender) this.run('touchAgent', draft.createdAt, sessionId, draft.agentId);
       this.run(
         'insertMessage',
         sessionId,
@@ -332,10 +392,17 @@ export class SqliteStorage extends LocalStorageBase implements RelayStorage {
       // pages of the send's ~8).
       const oldest = cursor - this.options.maxMessagesPerSession;
       if (oldest > 0 && oldest % TRIM_BATCH === 0) this.run('trimMessages', sessionId, oldest);
-      return { ...draft, cursor };
+      const message: StoredMessage = { ...draft, cursor };
+      session.lastCursor = cursor;
+      session.expiresAt = expiresAt;
+      if (sender) sender.lastSeenAt = draft.createdAt;
+      holdMessage(entry, message, this.window);
+      this.batch.afterCommit(() => {
+        entry.committed = Math.max(entry.committed, cursor);
+        this.notify(sessionId, cursor);
+      });
+      return message;
     });
-    if (message) this.notify(sessionId, message.cursor);
-    return message;
   }
 
   async readMessages(
@@ -344,13 +411,24 @@ export class SqliteStorage extends LocalStorageBase implements RelayStorage {
     limit: number,
     now: number,
   ): Promise<StoredMessage[]> {
-    const { maxMessagesPerSession: cap } = this.options;
-    const rows = this.sql.readAfter.all(sessionId, after ?? 0, sessionId, cap, now, limit) as Row[];
+    const entry = this.entry(sessionId);
+    if (!entry) return [];
+    const lowest = Math.max(
+      after ?? 0,
+      entry.session.lastCursor - this.options.maxMessagesPerSession,
+    );
+    if (lowest < entry.floor && !entry.filled) {
+      const older = this.sql.olderMessages.all(sessionId, entry.floor - this.window, entry.floor);
+      fillOlder(entry, (older as Row[]).map(messageFrom), this.window);
+    }
+    const held = heldMessagesAfter(entry, lowest, limit, now);
+    if (held) return held;
+    const rows = this.sql.readAfter.all(sessionId, lowest, entry.committed, now, limit) as Row[];
     return rows.map(messageFrom);
   }
 
   async putPairCode(record: PairCodeRecord): Promise<boolean> {
-    return this.transaction(
+    return this.batch.write(
       () =>
         this.run(
           'insertPairCode',
@@ -368,7 +446,7 @@ export class SqliteStorage extends LocalStorageBase implements RelayStorage {
   }
 
   async claimPairCode(code: string, at: number): Promise<ClaimPairCodeResult> {
-    return this.transaction(() => {
+    return this.batch.write(() => {
       const row = this.sql.pairCode.get(code) as Row | undefined;
       if (!row) return 'missing';
       if (row.claimed_at !== null || (row.expires_at as number) <= at) return 'unavailable';
@@ -378,15 +456,15 @@ export class SqliteStorage extends LocalStorageBase implements RelayStorage {
   }
 
   async releasePairCode(code: string): Promise<void> {
-    this.transaction(() => this.run('releasePairCode', code));
+    await this.batch.write(() => this.run('releasePairCode', code));
   }
 
   async prunePairCodes(before: number): Promise<void> {
-    this.transaction(() => this.run('prunePairCodes', before));
+    await this.batch.write(() => this.run('prunePairCodes', before));
   }
 
   async dropExpired(now: number): Promise<void> {
-    this.transaction(() => {
+    await this.batch.write(() => {
       const expired = this.sql.expiredSessions.all(now) as Row[];
       for (const row of expired) this.dropSession(row.session_id as string);
       this.run('expiredMessages', now);
@@ -401,12 +479,15 @@ export class SqliteStorage extends LocalStorageBase implements RelayStorage {
 
   /**
    * Writes sessions (members, keys and last cursor included) and pair codes (claimed ones stay
-   * claimed) in one transaction: an import is whole or absent. Throws on a duplicate, leaving
-   * the store as it was. SQLite only, not part of RelayStorage: the one caller is the
+   * claimed) in one transaction of its own: an import is whole or absent. Throws on a duplicate,
+   * leaving the store as it was. SQLite only, not part of RelayStorage: the one caller is the
    * sessions.json import, which only the SQLite store replaced.
    */
   importRecords(sessions: readonly SessionRecord[], pairCodes: readonly PairCodeRecord[]): void {
-    this.transaction(() => {
+    this.batch.flush();
+    this.cache.clear();
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
       for (const session of sessions) this.insertSession(session, null);
       for (const code of pairCodes) {
         this.run(
@@ -418,7 +499,11 @@ export class SqliteStorage extends LocalStorageBase implements RelayStorage {
           code.claimedAt ?? null,
         );
       }
-    });
+      this.db.exec('COMMIT');
+    } catch (error) {
+      this.db.exec('ROLLBACK');
+      throw error;
+    }
   }
 
   async counts(now: number): Promise<StorageCounts> {
@@ -432,19 +517,29 @@ export class SqliteStorage extends LocalStorageBase implements RelayStorage {
   async close(): Promise<void> {
     this.forgetListeners();
     if (!this.db.isOpen) return;
+    this.batch.flush();
+    this.cache.clear();
     this.db.close();
     await this.checkpointer.close();
   }
 
-  private readSession(sessionId: string): SessionRecord | undefined {
+  /** The session held in memory, read from SQLite on a miss. */
+  private entry(sessionId: string): CachedSession | undefined {
+    const held = this.cache.get(sessionId);
+    if (held) return held;
     const row = this.sql.session.get(sessionId) as Row | undefined;
-    return row && sessionFrom(row, this.sql.agents.all(sessionId) as Row[]);
+    if (!row) return undefined;
+    const entry = cachedSession(sessionFrom(row, this.sql.agents.all(sessionId) as Row[]));
+    this.cache.set(sessionId, entry);
+    if (!this.batch.pending) this.cache.evictOverflow();
+    return entry;
   }
 
   private dropSession(sessionId: string): void {
     this.run('deleteMessages', sessionId);
     this.run('deleteAgents', sessionId);
     this.run('deleteSession', sessionId);
+    this.cache.delete(sessionId);
   }
 
   private insertSession(session: SessionRecord, owner: string | null): void {
@@ -480,17 +575,5 @@ export class SqliteStorage extends LocalStorageBase implements RelayStorage {
 
   private one(name: StatementName, ...params: (string | number | null)[]): number {
     return (this.sql[name].get(...params) as Row).n as number;
-  }
-
-  private transaction<T>(body: () => T): T {
-    this.db.exec('BEGIN IMMEDIATE');
-    try {
-      const result = body();
-      this.db.exec('COMMIT');
-      return result;
-    } catch (error) {
-      this.db.exec('ROLLBACK');
-      throw error;
-    }
   }
 }

@@ -12,9 +12,19 @@ export class RelayProcess {
     readonly stderr: () => string,
   ) {}
 
-  static async start(args: string[]): Promise<RelayProcess> {
+  /** `fileSizeLimitKib`: the process may write no file past this size (`ulimit -f`): a full disk. */
+  static async start(
+    args: string[],
+    limits: { fileSizeLimitKib?: number } = {},
+  ): Promise<RelayProcess> {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first.`);
-    const child = spawn(process.execPath, [CLI, 'relay', '--port', '0', ...args], {
+    const command = [process.execPath, CLI, 'relay', '--port', '0', ...args];
+    const limited =
+      limits.fileSizeLimitKib === undefined
+        ? command
+        : ['bash', '-c', `ulimit -f ${limits.fileSizeLimitKib} && exec "$@"`, 'bash', ...command];
+    const [file = '', ...rest] = limited;
+    const child = spawn(file, rest, {
       env: { ...process.env, RATE_LIMIT_PER_MINUTE: '0', MAX_SESSIONS_PER_IP: '0' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
