@@ -1,10 +1,11 @@
 /**
  * `doctor`: what a human checks when something seems off. Reachability, version and
  * capabilities of every relay in use; for every session whether its relay still knows it and
- * whether we are still a member; the store's file modes and any entries it quarantined. Meant for a terminal, so it may show
+ * whether we are still a member; the modes of the store and everything in it, and any entries it quarantined. Meant for a terminal, so it may show
  * full session ids.
  */
 
+import { join } from 'node:path';
 import {
   type LiveStatus,
   mapLimit,
@@ -19,7 +20,15 @@ import { VERSION } from '../version.js';
 export interface DoctorReport {
   ok: boolean;
   version: string;
-  store: { dir: string; file: string; dirMode?: string; fileMode?: string; ok: boolean };
+  store: {
+    dir: string;
+    file: string;
+    dirMode?: string;
+    fileMode?: string;
+    /** Entries under the store directory open to other users, relative to it. */
+    loose?: { path: string; mode: string }[];
+    ok: boolean;
+  };
   /** Store entries that failed the schema, moved to the quarantine file for a human. */
   quarantined?: { file: string; entries: { sessionId: string; problem: string; at: string }[] };
   defaultServer: string;
@@ -56,13 +65,25 @@ export async function runDoctor(manager: SessionManager): Promise<DoctorReport> 
   const problems: string[] = [];
   // Settles the install's agent id first: on a first run that writes the store file.
   const agentId = manager.defaultAgentId();
-  const { dir, file, modes } = manager.registry.storeFiles();
-  const storeOk = modes.dir === 0o700 && (modes.file === undefined || modes.file === 0o600);
-  if (!storeOk) {
+  const { dir, file, modes, loose: looseAll } = manager.registry.storeFiles();
+  const modesOk = modes.dir === 0o700 && (modes.file === undefined || modes.file === 0o600);
+  if (!modesOk) {
     problems.push(
       `Store permissions should be 0700 (dir) and 0600 (file); found ${octal(modes.dir)} and ${octal(modes.file)}.`,
     );
   }
+  // Read positions, encryption state and locks beside the store file: the same rule, one line.
+  const loose = looseAll.filter((entry) => join(dir, entry.path) !== file);
+  if (loose.length > 0) {
+    const shown = loose
+      .slice(0, 3)
+      .map((entry) => `${entry.path} ${octal(entry.mode)}`)
+      .join(', ');
+    problems.push(
+      `Files in the store are open to other users (${shown}${loose.length > 3 ? ', …' : ''}): run chmod -R go-rwx ${dir}`,
+    );
+  }
+  const storeOk = modesOk && loose.length === 0;
 
   const quarantined = manager.registry.quarantined();
   if (quarantined.entries.length > 0) {
@@ -123,6 +144,9 @@ export async function runDoctor(manager: SessionManager): Promise<DoctorReport> 
       file,
       ...(modes.dir !== undefined && { dirMode: octal(modes.dir) }),
       ...(modes.file !== undefined && { fileMode: octal(modes.file) }),
+      ...(loose.length > 0 && {
+        loose: loose.map((entry) => ({ path: entry.path, mode: octal(entry.mode) as string })),
+      }),
       ok: storeOk,
     },
     ...(quarantined.entries.length > 0 && { quarantined }),

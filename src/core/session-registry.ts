@@ -146,7 +146,13 @@ export class SessionRegistry {
     return this.store.all();
   }
 
-  storeFiles(): { dir: string; file: string; modes: { dir?: number; file?: number } } {
+  storeFiles(): {
+    dir: string;
+    file: string;
+    modes: { dir?: number; file?: number };
+    /** Entries under the directory open to other users (paths relative to it). */
+    loose: { path: string; mode: number }[];
+  } {
     const modes = this.store.fileModes();
     return {
       dir: this.store.dir,
@@ -155,6 +161,7 @@ export class SessionRegistry {
         ...(modes.dir !== undefined && { dir: modes.dir }),
         ...(modes.file !== undefined && { file: modes.file }),
       },
+      loose: this.store.looseEntries(),
     };
   }
 

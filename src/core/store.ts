@@ -19,10 +19,13 @@ import {
   closeSync,
   existsSync,
   fsyncSync,
+  lstatSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   renameSync,
+  type Stats,
   statSync,
   writeFileSync,
   writeSync,
@@ -41,6 +44,8 @@ import { shortId } from './sessions.js';
 
 const STORE_FILE_NAME = 'store.json';
 const QUARANTINE_FILE_NAME = 'store.quarantine.json';
+/** The store's own tree is two levels deep (`cursors/`, `e2e/`); deeper is not ours to judge. */
+const MAX_WALK_DEPTH = 3;
 /** The store format this version reads and writes. */
 export const STORE_VERSION = 1;
 
@@ -370,6 +375,39 @@ export class SessionStore {
       }
     };
     return { dir: mode(this.dir), file: mode(this.file) };
+  }
+
+  /**
+   * Everything under the store directory that other users could read or enter: read positions,
+   * encryption state, locks and the quarantine file hold what the store file holds, so they
+   * answer to the same 0600 / 0700 rule. Paths relative to the store directory, in walk order;
+   * symbolic links are reported, never followed.
+   */
+  looseEntries(limit = 20): { path: string; mode: number }[] {
+    const loose: { path: string; mode: number }[] = [];
+    const walk = (relative: string, depth: number) => {
+      let names: string[];
+      try {
+        names = readdirSync(join(this.dir, relative));
+      } catch {
+        return;
+      }
+      for (const name of names.sort()) {
+        if (loose.length >= limit) return;
+        const path = relative === '' ? name : join(relative, name);
+        let stat: Stats;
+        try {
+          stat = lstatSync(join(this.dir, path));
+        } catch {
+          continue; // removed meanwhile (a lock released)
+        }
+        const mode = stat.mode & 0o777;
+        if (stat.isSymbolicLink() || (mode & 0o077) !== 0) loose.push({ path, mode });
+        if (stat.isDirectory() && depth < MAX_WALK_DEPTH) walk(path, depth + 1);
+      }
+    };
+    walk('', 1);
+    return loose;
   }
 
   // ---- internals ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { importShellClientSessions, runDoctor } from '../../src/commands/index.js';
@@ -469,6 +469,34 @@ describe('session manager', async () => {
     const bad = await runDoctor(broken.manager);
     expect(bad.ok).toBe(false);
     expect(bad.problems.join(' ')).toContain('not reachable');
+  });
+
+  it('doctor names files in the store that other users can read', async () => {
+    const core = makeCore(relay.url, { agentId: 'alice' });
+    await core.manager.create({ alias: 'checked' });
+    // Our own send steps the read position past it: that writes the session's record in cursors/.
+    await core.manager.send('checked', { text: 'hello' });
+    const cursors = join(core.store.dir, 'cursors');
+    const [record] = readdirSync(cursors);
+    expect(record).toBeDefined();
+    expect((await runDoctor(core.manager)).store.ok).toBe(true);
+
+    chmodSync(cursors, 0o755);
+    chmodSync(join(cursors, record as string), 0o644);
+    const report = await runDoctor(core.manager);
+    expect(report.ok).toBe(false);
+    expect(report.store).toMatchObject({
+      dirMode: '0700',
+      fileMode: '0600',
+      ok: false,
+      loose: [
+        { path: 'cursors', mode: '0755' },
+        { path: join('cursors', record as string), mode: '0644' },
+      ],
+    });
+    expect(report.problems.join(' ')).toContain(
+      `open to other users (cursors 0755, ${join('cursors', record as string)} 0644): run chmod -R go-rwx ${core.store.dir}`,
+    );
   });
 
   it('never writes a session key into a log line or an error message', async () => {
