@@ -24,6 +24,7 @@ import {
   matchesSeenKeyId,
   newE2eRecord,
   PLAINTEXT_IN_E2E_WARNING,
+  prepareSeal,
   type Received,
   receiveMessage,
   recordKey,
@@ -101,7 +102,7 @@ export class E2eSessions {
       throw fromUsageError(error) ?? error;
     }
     const seq = this.files.takeSeq(session.sessionId, session.agentId, record.seq);
-    return sealEnvelope({
+    const sealed = sealEnvelope({
       key,
       sessionId: session.sessionId,
       senderAgentId: session.agentId,
@@ -109,6 +110,10 @@ export class E2eSessions {
       seq,
       payload,
     });
+    // The next message's keys and cipher, made while this one is with the relay: one turn of
+    // the event loop later, since undici writes the request from an immediate queued after this.
+    setImmediate(() => setImmediate(prepareSeal, key));
+    return sealed;
   }
 
   // ---- receiving --------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import {
   openEnvelope,
   pad,
   parseE2eFragment,
+  prepareSeal,
   type ReplayGuard,
   type ReplayState,
   receiveMessage,
@@ -202,6 +203,25 @@ describe('envelopes', () => {
 
   it('never repeat: every envelope has a fresh salt', () => {
     expect(seal()).not.toBe(seal());
+  });
+
+  it('seal with keys prepared ahead once each: a prepared salt is never used twice', () => {
+    const salts = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      // Prepared twice over before some seals, never before others.
+      if (i % 3 !== 2) prepareSeal(key);
+      if (i % 3 === 0) prepareSeal(key);
+      const envelope = seal({ seq: i + 1, payload: { text: `message ${i}` } });
+      expect(open(envelope)).toEqual({
+        ok: true,
+        kind: 'message',
+        seq: i + 1,
+        payload: { text: `message ${i}` },
+      });
+      const raw = Buffer.from(base32Decode(envelope.slice(5)) ?? []);
+      salts.add(raw.subarray(14, 30).toString('hex'));
+    }
+    expect(salts.size).toBe(6);
   });
 
   it('are malformed without the prefix, with broken base32 or a wrong length', () => {

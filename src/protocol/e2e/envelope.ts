@@ -4,6 +4,7 @@
  * AAD so a relay cannot move a message between sessions or re-attribute it.
  */
 import {
+  type CipherGCM,
   createCipheriv,
   createDecipheriv,
   createSecretKey,
@@ -73,6 +74,17 @@ export function encodeHeader(header: EnvelopeHeader): Buffer {
 
 /** "nexus-e2e/1" 0x00 | u16 len | sessionId | u16 len | sender agentId | H */
 export function buildAad(sessionId: string, senderAgentId: string, header: Buffer): Buffer {
+  return Buffer.concat([aadPrefix(sessionId, senderAgentId), header]);
+}
+
+/** The AAD before H, per (session, sender): the same few pairs come back on every call. */
+const AAD_PREFIXES = new Map<string, Buffer>();
+const MAX_AAD_PREFIXES = 256;
+
+function aadPrefix(sessionId: string, senderAgentId: string): Buffer {
+  const id = `${sessionId}\0${senderAgentId}`;
+  let prefix = AAD_PREFIXES.get(id);
+  if (prefix) return prefix;
   const parts: Buffer[] = [AAD_LABEL];
   for (const field of [sessionId, senderAgentId]) {
     const bytes = Buffer.from(field, 'utf8');
@@ -81,8 +93,10 @@ export function buildAad(sessionId: string, senderAgentId: string, header: Buffe
     length.writeUInt16BE(bytes.length);
     parts.push(length, bytes);
   }
-  parts.push(header);
-  return Buffer.concat(parts);
+  prefix = Buffer.concat(parts);
+  if (AAD_PREFIXES.size >= MAX_AAD_PREFIXES) AAD_PREFIXES.clear();
+  AAD_PREFIXES.set(id, prefix);
+  return prefix;
 }
 
 /** 0x80, then zeros up to a multiple of 256: hides lengths to the nearest block. */
@@ -152,25 +166,62 @@ export interface SealInput {
   salt?: Uint8Array;
 }
 
+/**
+ * What sealing one message needs before its `seq` and payload are known: a fresh salt, the
+ * message keys derived from it, and the cipher keyed with `K_enc`. Used once, then dropped.
+ */
+interface SealMaterial {
+  salt: Buffer;
+  commit: Buffer;
+  cipher: CipherGCM;
+}
+
+function sealMaterial(key: E2eKey, salt: Buffer): SealMaterial {
+  const { encKey, commit } = key.messageKeys(salt);
+  // A KeyObject, not the bytes: Node checks a Buffer key's brand by a throw, 3× the cipher's cost.
+  const cipher = createCipheriv('aes-256-gcm', createSecretKey(encKey), NONCE, {
+    authTagLength: TAG_BYTES,
+  });
+  return { salt, commit, cipher };
+}
+
+/** At most one prepared material per key, taken by the next seal with that key. */
+const prepared = new WeakMap<E2eKey, SealMaterial>();
+
+/**
+ * Derives the next message's salt, keys and cipher ahead of time, for a caller with a moment to
+ * spare (while a request is in flight): the HKDF and the cipher's set-up are half of sealing,
+ * and none of it depends on the `seq` or the payload. Each salt still seals one message only.
+ */
+export function prepareSeal(key: E2eKey): void {
+  if (!prepared.has(key)) prepared.set(key, sealMaterial(key, freshSalt()));
+}
+
+function takeMaterial(key: E2eKey): SealMaterial {
+  const ready = prepared.get(key);
+  if (!ready) return sealMaterial(key, freshSalt());
+  prepared.delete(key);
+  return ready;
+}
+
 /** Encrypts a payload into the `text` of a message body: `nxe1.…`. */
 export function sealEnvelope(input: SealInput): string {
   if (!Number.isSafeInteger(input.seq) || input.seq < 1) {
     throw new RangeError('seq must be a whole number from 1');
   }
-  const salt = input.salt ? Buffer.from(input.salt) : freshSalt();
-  if (salt.length !== E2E_SALT_BYTES) throw new RangeError('salt must be 16 bytes');
+  if (input.salt && input.salt.length !== E2E_SALT_BYTES) {
+    throw new RangeError('salt must be 16 bytes');
+  }
   const plain = pad(encodePayload(input.payload, input.kind));
+  const { salt, commit, cipher } = input.salt
+    ? sealMaterial(input.key, Buffer.from(input.salt))
+    : takeMaterial(input.key);
   const header = encodeHeader({
     version: E2E_VERSION,
     kind: input.kind,
     keyId: input.key.keyId(),
     seq: input.seq,
     salt,
-  });
-  const { encKey, commit } = input.key.messageKeys(salt);
-  // A KeyObject, not the bytes: Node checks a Buffer key's brand by a throw, 3× the cipher's cost.
-  const cipher = createCipheriv('aes-256-gcm', createSecretKey(encKey), NONCE, {
-    authTagLength: TAG_BYTES,
   });
   cipher.setAAD(buildAad(input.sessionId, input.senderAgentId, header));
   const ciphertext = Buffer.concat([cipher.update(plain), cipher.final()]);
@@ -251,12 +302,15 @@ export function openEnvelope(input: OpenInput): OpenResult {
     : { ok: false, error: 'malformed' };
 }
 
+/** Throws on bytes that are not UTF-8; keeps no state between calls (no `stream`). */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 /** Authenticated but not what a v1 client writes (bad padding, not a JSON object) → null. */
 function decodePayload(plain: Buffer | null, kind: E2eKind): E2ePayload | null {
   if (!plain) return null;
   let value: unknown;
   try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(plain));
+    value = JSON.parse(UTF8.decode(plain));
   } catch {
     return null;
   }
