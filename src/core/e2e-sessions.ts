@@ -161,7 +161,8 @@ export class E2eSessions {
     const run = (stored: StoredGuard | undefined) => {
       const before = stored ?? current.guard;
       const opened = openBatch(session, current, key, before, messages);
-      return { ...opened, changed: JSON.stringify(opened.guard) !== JSON.stringify(before) };
+      // The guard only changes by judging a message past its `through`, which moves it.
+      return { ...opened, changed: opened.guard.through !== before.through };
     };
     type Outcome = ReturnType<typeof run>;
     const noted = (final: Outcome) => {
@@ -251,8 +252,12 @@ export class E2eSessions {
       .filter((session) => session.e2e && session.e2e.secret === undefined && !session.expiredAt);
   }
 
-  /** The session's record as stored now (another process may have attached a key). */
+  /**
+   * The session's record: as the caller read it when that holds the key (a key, once attached,
+   * is never replaced), else as stored now (another process may have attached one since).
+   */
   private record(session: StoredSession): E2eSessionRecord | undefined {
+    if (session.e2e?.secret !== undefined) return session.e2e;
     const stored = this.store.read().sessions[session.sessionId];
     return stored ? stored.e2e : session.e2e;
   }

@@ -15,7 +15,6 @@
 import {
   closeSync,
   fdatasyncSync,
-  fstatSync,
   fsyncSync,
   mkdirSync,
   openSync,
@@ -57,6 +56,8 @@ export class E2eStateFiles {
   private readonly parsed = new Map<string, { text: string; guard: StoredGuard }>();
   private readonly files = new OpenFiles(MAX_OPEN);
   private readonly paths = new Map<string, string>();
+  /** Where guards are read: most fit the first size, none outgrows MAX_GUARD_BYTES + 1. */
+  private buffer = Buffer.alloc(4096);
   /** Per numbering directory: the last `seq` this process took and the reservation it saw. */
   private readonly counters = new Map<string, { seq: number; reserved: number }>();
 
@@ -168,7 +169,7 @@ export class E2eStateFiles {
   /** The stored guard, or undefined when there is none (or it was torn by a crash). */
   guard(sessionId: string): StoredGuard | undefined {
     const path = this.guardPath(sessionId);
-    return this.withFile(path, false, (fd) => this.readGuard(path, fd));
+    return this.withFile(path, false, (fd) => this.readGuard(path, fd).guard);
   }
 
   /**
@@ -183,32 +184,36 @@ export class E2eStateFiles {
     const path = this.guardPath(sessionId);
     this.ensureDir();
     return this.withFile(path, true, (fd) => {
-      const size = fstatSync(fd).size;
-      const { next, result } = fn(this.readGuard(path, fd, size));
+      const { guard, size } = this.readGuard(path, fd);
+      const { next, result } = fn(guard);
       if (next) {
-        const json = Buffer.from(JSON.stringify(next), 'utf8');
+        const json = JSON.stringify(next);
         // A shorter guard is padded with spaces (JSON allows them) rather than truncated: the
         // file keeps its size, so the write changes no metadata.
-        const bytes =
-          json.length >= size
-            ? json
-            : Buffer.concat([json, Buffer.alloc(size - json.length, 0x20)]);
-        writeSync(fd, bytes, 0, bytes.length, 0);
+        const length = Buffer.byteLength(json);
+        const text = length >= size ? json : json + ' '.repeat(size - length);
+        writeSync(fd, text, 0, 'utf8');
         // Written from checked data: no need to check it again when read back.
-        this.parsed.set(path, { text: bytes.toString('utf8'), guard: next });
+        this.parsed.set(path, { text, guard: next });
       }
       return result;
     }) as T;
   }
 
-  /** Parsed once per text: a poll reads the guard at least once, usually unchanged. */
-  private readGuard(path: string, fd: number, size = fstatSync(fd).size): StoredGuard | undefined {
-    if (size === 0 || size > MAX_GUARD_BYTES) return undefined;
-    const buffer = Buffer.alloc(size);
-    readSync(fd, buffer, 0, size, 0);
-    const text = buffer.toString('utf8');
+  /**
+   * The guard and the file's size, read into one buffer kept for it (grown when a guard
+   * outgrows it): no `fstat` per read. Parsed once per text: a poll usually finds it unchanged.
+   */
+  private readGuard(path: string, fd: number): { guard: StoredGuard | undefined; size: number } {
+    let size = readSync(fd, this.buffer, 0, this.buffer.length, 0);
+    while (size === this.buffer.length && size < MAX_GUARD_BYTES + 1) {
+      this.buffer = Buffer.alloc(Math.min(this.buffer.length * 4, MAX_GUARD_BYTES + 1));
+      size = readSync(fd, this.buffer, 0, this.buffer.length, 0);
+    }
+    if (size === 0 || size > MAX_GUARD_BYTES) return { guard: undefined, size };
+    const text = this.buffer.toString('utf8', 0, size);
     const known = this.parsed.get(path);
-    if (known?.text === text) return known.guard;
+    if (known?.text === text) return { guard: known.guard, size };
     let guard: StoredGuard | undefined;
     try {
       const result = GuardSchema.safeParse(JSON.parse(text));
@@ -217,7 +222,7 @@ export class E2eStateFiles {
       guard = undefined;
     }
     if (guard) this.parsed.set(path, { text, guard });
-    return guard;
+    return { guard, size };
   }
 
   private locked<T>(sessionId: string, agentId: string, fn: () => T): T {
