@@ -246,6 +246,23 @@ describe('envelopes', () => {
     });
   });
 
+  it('are malformed with a seq of 0 or past the largest safe integer', () => {
+    const good = seal();
+    // Header bytes 6-13: the seq as a u64; its high word may be at most 2^21 - 1.
+    for (const [high, low] of [
+      [0, 0],
+      [2 ** 21, 0],
+      [0xffffffff, 0xffffffff],
+    ] as const) {
+      const raw = Buffer.from(base32Decode(good.slice(5)) ?? []);
+      raw.writeUInt32BE(high, 6);
+      raw.writeUInt32BE(low, 10);
+      expect(open(`nxe1.${base32Encode(raw)}`)).toEqual({ ok: false, error: 'malformed' });
+    }
+    const largest = seal({ seq: Number.MAX_SAFE_INTEGER });
+    expect(open(largest)).toMatchObject({ ok: true, seq: Number.MAX_SAFE_INTEGER });
+  });
+
   it('check version, then key presence and key id, then commitment, then the AAD', () => {
     const good = seal();
     expect(open(withByte(good, 0, () => 2))).toEqual({ ok: false, error: 'unsupported_version' });

@@ -24,7 +24,8 @@ export const HEADER_BYTES = 30;
 const TAG_BYTES = 16;
 const NONCE = Buffer.alloc(12);
 const AAD_LABEL = Buffer.from('nexus-e2e/1\0', 'utf8');
-const MAX_SEQ = Number.MAX_SAFE_INTEGER;
+/** The high 32 bits of Number.MAX_SAFE_INTEGER (2^53 - 1). */
+const MAX_SEQ_HIGH = 2 ** 21 - 1;
 /**
  * Salts are cut from a block of random bytes filled 256 salts at a time: a call into the
  * CSPRNG per message cost more than the HKDF. Every byte is handed out once.
@@ -67,7 +68,9 @@ export function encodeHeader(header: EnvelopeHeader): Buffer {
   out[0] = header.version;
   out[1] = E2E_KINDS[header.kind];
   header.keyId.copy(out, 2, 0, E2E_KEY_ID_BYTES);
-  out.writeBigUInt64BE(BigInt(header.seq), 6);
+  // u64 as two u32 words: a safe integer's high word is below 2^21 (no BigInt per message).
+  out.writeUInt32BE(Math.floor(header.seq / 2 ** 32), 6);
+  out.writeUInt32BE(header.seq % 2 ** 32, 10);
   header.salt.copy(out, 14, 0, E2E_SALT_BYTES);
   return out;
 }
@@ -224,8 +227,8 @@ export function sealEnvelope(input: SealInput): string {
     salt,
   });
   cipher.setAAD(buildAad(input.sessionId, input.senderAgentId, header));
-  const ciphertext = Buffer.concat([cipher.update(plain), cipher.final()]);
-  const raw = Buffer.concat([header, commit, ciphertext, cipher.getAuthTag()]);
+  const ciphertext = cipher.update(plain);
+  const raw = Buffer.concat([header, commit, ciphertext, cipher.final(), cipher.getAuthTag()]);
   return ENVELOPE_PREFIX + base32Encode(raw);
 }
 
@@ -270,8 +273,10 @@ export function openEnvelope(input: OpenInput): OpenResult {
   }
   const header = bytes.subarray(0, HEADER_BYTES);
   const kind = KIND_BY_BYTE.get(header[1] ?? 0);
-  const seq = header.readBigUInt64BE(6);
-  if (!kind || seq < 1n || seq > BigInt(MAX_SEQ)) return { ok: false, error: 'malformed' };
+  const high = header.readUInt32BE(6);
+  const seq = high * 2 ** 32 + header.readUInt32BE(10);
+  // A high word past 2^21 - 1 is beyond MAX_SAFE_INTEGER.
+  if (!kind || seq < 1 || high > MAX_SEQ_HIGH) return { ok: false, error: 'malformed' };
   if (!input.key) return { ok: false, error: 'no_key' };
   if (!timingSafeEqual(header.subarray(2, 6), input.key.keyId())) {
     return { ok: false, error: 'wrong_key' };
@@ -289,17 +294,15 @@ export function openEnvelope(input: OpenInput): OpenResult {
     });
     decipher.setAAD(buildAad(input.sessionId, input.senderAgentId, header));
     decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
-    padded = Buffer.concat([
-      decipher.update(bytes.subarray(commitEnd, bytes.length - TAG_BYTES)),
-      decipher.final(),
-    ]);
+    padded = decipher.update(bytes.subarray(commitEnd, bytes.length - TAG_BYTES));
+    // GCM is a stream mode: final() checks the tag and returns no bytes.
+    const rest = decipher.final();
+    if (rest.length > 0) padded = Buffer.concat([padded, rest]);
   } catch {
     return { ok: false, error: 'tampered' };
   }
   const payload = decodePayload(unpad(padded), kind);
-  return payload
-    ? { ok: true, kind, seq: Number(seq), payload }
-    : { ok: false, error: 'malformed' };
+  return payload ? { ok: true, kind, seq, payload } : { ok: false, error: 'malformed' };
 }
 
 /** Throws on bytes that are not UTF-8; keeps no state between calls (no `stream`). */
