@@ -101,8 +101,9 @@ export class E2eStateFiles {
         known.seq = next;
         return next;
       } catch (error) {
-        // ENOENT: another process took a `seq` since; the locked path finds where it stands.
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw stateError(this.dir, error);
+        // Another process took a `seq` since (or holds the file a moment, on Windows): the
+        // locked path finds where it stands.
+        if (!movedMeanwhile(error)) throw stateError(this.dir, error);
       }
     }
     return this.locked(sessionId, agentId, () => {
@@ -154,8 +155,8 @@ export class E2eStateFiles {
         renameSync(from, join(dir, String(next)));
       } catch (error) {
         // A process still inside its block renamed the file meanwhile: look again.
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw error;
+        if (!movedMeanwhile(error)) throw error;
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') Atomics.wait(SLEEPER, 0, 0, 1);
       }
       this.counters.set(dir, { seq: next, reserved: reservation.reserved });
       return next;
@@ -276,6 +277,21 @@ export class E2eStateFiles {
     }
     return path;
   }
+}
+
+/** For a short wait between looks at a numbering file that Windows reports busy. */
+const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * A rename that failed because the file moved or was busy for a moment: ENOENT anywhere, and on
+ * Windows the sharing errors a scanner or another process's open can cause.
+ */
+function movedMeanwhile(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return true;
+  return (
+    process.platform === 'win32' && (code === 'EPERM' || code === 'EBUSY' || code === 'EACCES')
+  );
 }
 
 /** Where a (session, agent)'s numbering stands: the last `seq` used and its reservation. */
