@@ -157,6 +157,7 @@ export class E2eStateFiles {
         // A process still inside its block renamed the file meanwhile: look again.
         if (!movedMeanwhile(error)) throw error;
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') Atomics.wait(SLEEPER, 0, 0, 1);
+        continue;
       }
       this.counters.set(dir, { seq: next, reserved: reservation.reserved });
       return next;
