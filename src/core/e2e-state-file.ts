@@ -189,12 +189,15 @@ export class E2eStateFiles {
       const { guard, size } = this.readGuard(path, fd);
       const { next, result } = fn(guard);
       if (next) {
-        const json = JSON.stringify(next);
+        let text = JSON.stringify(next);
+        let bytes = Buffer.from(text, 'utf8');
         // A shorter guard is padded with spaces (JSON allows them) rather than truncated: the
         // file keeps its size, so the write changes no metadata.
-        const length = Buffer.byteLength(json);
-        const text = length >= size ? json : json + ' '.repeat(size - length);
-        writeSync(fd, text, 0, 'utf8');
+        if (bytes.length < size) {
+          text += ' '.repeat(size - bytes.length);
+          bytes = Buffer.from(text, 'utf8');
+        }
+        writeSync(fd, bytes, 0, bytes.length, 0);
         // Written from checked data: no need to check it again when read back.
         this.parsed.set(path, { text, guard: next });
       }
