@@ -22,6 +22,7 @@ import {
   readFileSync,
   readSync,
   renameSync,
+  rmdirSync,
   rmSync,
   writeSync,
 } from 'node:fs';
@@ -41,6 +42,8 @@ const SEQ_BLOCK = 64;
 const BOOT_TOLERANCE_S = 10;
 /** Looks at a numbering that renames keep moving, before giving up (`store_busy`). */
 const MAX_SEQ_ATTEMPTS = 1_000;
+/** Looks (1 ms apart) at a numbering directory without its file before it counts as emptied. */
+const EMPTY_LOOKS = 3;
 /** Files kept open at once (two per encrypted session); the least recently opened close first. */
 const MAX_OPEN = 128;
 /** The guard's largest encoding: 1,024 notes and a few hundred senders' windows. */
@@ -133,10 +136,27 @@ export class E2eStateFiles {
 
   /** `takeSeq` under the lock: only renames by processes still inside their block race it. */
   private takeSeqLocked(sessionId: string, agentId: string, dir: string, floor: number): number {
+    let empty = 0;
     for (let attempt = 0; attempt < MAX_SEQ_ATTEMPTS; attempt++) {
       const found = current(dir);
-      // Listed while a process inside its block renamed the file: look again.
-      if (found === undefined) continue;
+      if (found === undefined) {
+        // Listed while a process inside its block renamed the file: look again. A directory
+        // that stays empty lost its file (removed by hand): numbering starts again from the
+        // floor, as it did when the record of earlier versions was missing.
+        if (++empty < EMPTY_LOOKS) {
+          Atomics.wait(SLEEPER, 0, 0, 1);
+          continue;
+        }
+        try {
+          rmdirSync(dir);
+        } catch (error) {
+          // The file is back (ENOTEMPTY), or someone removed the directory: look again.
+          const code = (error as NodeJS.ErrnoException).code;
+          if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOENT') throw error;
+        }
+        continue;
+      }
+      empty = 0;
       const stored = found ?? legacySeq(this.path(sessionId, agentId, 'seq'));
       const boot = bootMark();
       const reserved = stored?.reserved ?? 0;

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -64,6 +64,19 @@ describe('the encryption state beside the store', () => {
     }
     expect(taken).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
     expect(first.seq(SESSION, 'alice')).toBe(40);
+  });
+
+  it('numbers again from what it knows when the numbering file was removed by hand', () => {
+    const dir = tempDir();
+    const files = new E2eStateFiles(dir);
+    for (let i = 0; i < 5; i++) files.takeSeq(SESSION, 'alice', 0);
+    const numbering = join(dir, 'e2e', `${SESSION}.alice.seqs`);
+    rmSync(join(numbering, '5'));
+    // This process remembers 5; another one only has the store's floor.
+    expect(files.takeSeq(SESSION, 'alice', 0)).toBe(6);
+    rmSync(join(numbering, '6'));
+    expect(new E2eStateFiles(dir).takeSeq(SESSION, 'alice', 9)).toBe(10);
+    expect(readdirSync(numbering)).toEqual(['10']);
   });
 
   it('continues from the single-file record of earlier versions', () => {
