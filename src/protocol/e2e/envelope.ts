@@ -80,13 +80,13 @@ export function buildAad(sessionId: string, senderAgentId: string, header: Buffe
   return Buffer.concat([aadPrefix(sessionId, senderAgentId), header]);
 }
 
-/** The AAD before H, per (session, sender): the same few pairs come back on every call. */
-const AAD_PREFIXES = new Map<string, Buffer>();
-const MAX_AAD_PREFIXES = 256;
+/** The AAD before H, per session and sender: the same few pairs come back on every call. */
+const AAD_PREFIXES = new Map<string, Map<string, Buffer>>();
+const MAX_AAD_SESSIONS = 128;
 
 function aadPrefix(sessionId: string, senderAgentId: string): Buffer {
-  const id = `${sessionId}\0${senderAgentId}`;
-  let prefix = AAD_PREFIXES.get(id);
+  let senders = AAD_PREFIXES.get(sessionId);
+  let prefix = senders?.get(senderAgentId);
   if (prefix) return prefix;
   const parts: Buffer[] = [AAD_LABEL];
   for (const field of [sessionId, senderAgentId]) {
@@ -97,8 +97,15 @@ function aadPrefix(sessionId: string, senderAgentId: string): Buffer {
     parts.push(length, bytes);
   }
   prefix = Buffer.concat(parts);
-  if (AAD_PREFIXES.size >= MAX_AAD_PREFIXES) AAD_PREFIXES.clear();
-  AAD_PREFIXES.set(id, prefix);
+  if (!senders) {
+    if (AAD_PREFIXES.size >= MAX_AAD_SESSIONS) AAD_PREFIXES.clear();
+    senders = new Map();
+    AAD_PREFIXES.set(sessionId, senders);
+  }
+  // A session's senders are its members (a relay caps them); a hostile relay naming endless
+  // agents only refills this one map.
+  if (senders.size >= MAX_AAD_SESSIONS) senders.clear();
+  senders.set(senderAgentId, prefix);
   return prefix;
 }
 
