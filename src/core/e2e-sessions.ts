@@ -24,6 +24,7 @@ import {
   matchesSeenKeyId,
   newE2eRecord,
   PLAINTEXT_IN_E2E_WARNING,
+  prepareSeal,
   type Received,
   receiveMessage,
   recordKey,
@@ -101,7 +102,7 @@ export class E2eSessions {
       throw fromUsageError(error) ?? error;
     }
     const seq = this.files.takeSeq(session.sessionId, session.agentId, record.seq);
-    return sealEnvelope({
+    const sealed = sealEnvelope({
       key,
       sessionId: session.sessionId,
       senderAgentId: session.agentId,
@@ -109,6 +110,10 @@ export class E2eSessions {
       seq,
       payload,
     });
+    // The next message's keys and cipher, made while this one is with the relay: one turn of
+    // the event loop later, since undici writes the request from an immediate queued after this.
+    setImmediate(() => setImmediate(prepareSeal, key));
+    return sealed;
   }
 
   // ---- receiving --------------------------------------------------------------------------
@@ -156,7 +161,8 @@ export class E2eSessions {
     const run = (stored: StoredGuard | undefined) => {
       const before = stored ?? current.guard;
       const opened = openBatch(session, current, key, before, messages);
-      return { ...opened, changed: JSON.stringify(opened.guard) !== JSON.stringify(before) };
+      // The guard only changes by judging a message past its `through`, which moves it.
+      return { ...opened, changed: opened.guard.through !== before.through };
     };
     type Outcome = ReturnType<typeof run>;
     const noted = (final: Outcome) => {
@@ -246,8 +252,12 @@ export class E2eSessions {
       .filter((session) => session.e2e && session.e2e.secret === undefined && !session.expiredAt);
   }
 
-  /** The session's record as stored now (another process may have attached a key). */
+  /**
+   * The session's record: as the caller read it when that holds the key (a key, once attached,
+   * is never replaced), else as stored now (another process may have attached one since).
+   */
   private record(session: StoredSession): E2eSessionRecord | undefined {
+    if (session.e2e?.secret !== undefined) return session.e2e;
     const stored = this.store.read().sessions[session.sessionId];
     return stored ? stored.e2e : session.e2e;
   }

@@ -1,16 +1,31 @@
 /**
  * The fast-changing half of a session's encryption state, beside the store: the last `seq` this
- * agent sealed with, per (session, own agent id), and the replay guard, per session, in `e2e/`. They change on
- * every encrypted send and poll, and rewriting the whole store file (temporary file, fsync,
- * rename) for each cost more than the send itself; here a change is a lock and one write in
- * place (the guard's lock is the session's read-position lock, held by the caller). The key and the members seen stay in the store (store.ts), which changes rarely.
+ * agent sealed with, per (session, own agent id), and the replay guard, per session, in `e2e/`.
+ * They change on every encrypted send and poll, and rewriting the whole store file (temporary
+ * file, fsync, rename) for each cost more than the send itself. Here a `seq` is one rename (the
+ * file's name is the number: takeSeq), and a guard change is one write in place under the
+ * session's read-position lock, held by the caller. The key and the members seen stay in the
+ * store (store.ts), which changes rarely.
  *
- * `seq` must never be used twice, even after a power cut: its small record is written in place
- * and synced once per block of `seq`s (see takeSeq). The guard may be lost (it is then rebuilt from
- * the next messages, at worst missing a replay), so it is written without a sync; a torn guard
- * reads as none.
+ * `seq` must never be used twice, even after a power cut: the numbering file's content, a
+ * reservation synced once per block of `seq`s, says where to resume (see takeSeq). The guard
+ * may be lost (it is then rebuilt from the next messages, at worst missing a replay), so it is
+ * written without a sync; a torn guard reads as none.
  */
-import { fdatasyncSync, fstatSync, mkdirSync, readFileSync, readSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fdatasyncSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { uptime } from 'node:os';
 import { join } from 'node:path';
 import type { E2eSessionRecord } from '../protocol/e2e/index.js';
@@ -25,6 +40,10 @@ const SEQ_BUFFER = Buffer.alloc(SEQ_BYTES);
 /** `seq`s reserved by one synced write. */
 const SEQ_BLOCK = 64;
 const BOOT_TOLERANCE_S = 10;
+/** Looks at a numbering that renames keep moving, before giving up (`store_busy`). */
+const MAX_SEQ_ATTEMPTS = 1_000;
+/** Looks (1 ms apart) at a numbering directory without its file before it counts as emptied. */
+const EMPTY_LOOKS = 3;
 /** Files kept open at once (two per encrypted session); the least recently opened close first. */
 const MAX_OPEN = 128;
 /** The guard's largest encoding: 1,024 notes and a few hundred senders' windows. */
@@ -40,6 +59,10 @@ export class E2eStateFiles {
   private readonly parsed = new Map<string, { text: string; guard: StoredGuard }>();
   private readonly files = new OpenFiles(MAX_OPEN);
   private readonly paths = new Map<string, string>();
+  /** Where guards are read: most fit the first size, none outgrows MAX_GUARD_BYTES + 1. */
+  private buffer = Buffer.alloc(4096);
+  /** Per numbering directory: the last `seq` this process took and the reservation it saw. */
+  private readonly counters = new Map<string, { seq: number; reserved: number }>();
 
   constructor(storeDir: string) {
     this.dir = join(storeDir, 'e2e');
@@ -47,43 +70,128 @@ export class E2eStateFiles {
 
   /** The last `seq` used, or 0. */
   seq(sessionId: string, agentId: string): number {
-    return this.withFile(this.path(sessionId, agentId, 'seq'), false, (fd) => readSeq(fd).seq) ?? 0;
+    const dir = this.path(sessionId, agentId, 'seqs');
+    return Math.max(
+      current(dir)?.seq ?? 0,
+      legacySeq(this.path(sessionId, agentId, 'seq'))?.seq ?? 0,
+    );
   }
 
   /**
-   * Takes the next `seq` under the (session, agent) lock: two processes of one agent never seal
-   * with one `seq`. `floor` is the last `seq` recorded elsewhere (the store's record).
+   * Takes the next `seq`: two processes of one agent never seal with one `seq`. `floor` is the
+   * last `seq` recorded elsewhere (the store's record).
    *
-   * A sync per send cost more than the send, so `seq`s are reserved in blocks: the record is
-   * synced only when a block is used up, together with the boot it was written in. After a
-   * reboot (a power cut may have undone the unsynced `seq`s) numbering resumes past the block,
-   * so a `seq` is never reused: peers see a gap once, never a replay.
+   * The `seq` is the name of the one file in the (session, agent)'s directory, and taking one
+   * is renaming that file from the last `seq` to the next: atomic, so of two processes renaming
+   * the same name one wins and the other hears ENOENT. That one rename replaced a lock (a link
+   * and an unlink) and a read and a write of a record: 37 → 19 µs a send.
+   *
+   * The file's content is the reservation: the highest `seq` that may be handed out, and the
+   * boot it was written in, synced before any `seq` past the previous one is used. A sync per
+   * send cost more than the send, so `seq`s are reserved in blocks of 64. A power cut may undo
+   * renames that were not synced; after a reboot numbering resumes past the reservation, so a
+   * `seq` is never reused: peers see a gap once, never a replay. Everything but the plain
+   * rename (the first take of a process, a new block, a lost race) runs under the (session,
+   * agent) lock.
    */
   takeSeq(sessionId: string, agentId: string, floor: number): number {
-    return this.locked(sessionId, agentId, () =>
-      this.withFile(this.path(sessionId, agentId, 'seq'), true, (fd) => {
-        const stored = readSeq(fd);
-        const boot = bootMark();
-        const rebooted = stored.reserved > 0 && !sameBoot(stored.boot, boot);
-        const last = Math.max(stored.seq, floor, rebooted ? stored.reserved : 0);
-        const seq = last + 1;
-        const sync = rebooted || seq > stored.reserved;
-        const next: SeqRecord = sync
-          ? { seq, reserved: seq + SEQ_BLOCK, boot }
-          : { ...stored, seq };
-        const bytes = SEQ_BUFFER.fill(0x20);
-        bytes.write(JSON.stringify({ s: next.seq, r: next.reserved, b: next.boot }), 0, 'utf8');
-        writeSync(fd, bytes, 0, SEQ_BYTES, 0);
-        if (sync) fdatasyncSync(fd);
-        return seq;
-      }),
-    ) as number;
+    const dir = this.path(sessionId, agentId, 'seqs');
+    const known = this.counters.get(dir);
+    if (known && known.seq < known.reserved) {
+      const next = known.seq + 1;
+      try {
+        renameSync(join(dir, String(known.seq)), join(dir, String(next)));
+        known.seq = next;
+        return next;
+      } catch (error) {
+        // Another process took a `seq` since (or holds the file a moment, on Windows): the
+        // locked path finds where it stands.
+        if (!movedMeanwhile(error)) throw stateError(this.dir, error);
+      }
+    }
+    return this.locked(sessionId, agentId, () => {
+      try {
+        return this.takeSeqLocked(sessionId, agentId, dir, Math.max(floor, known?.seq ?? 0));
+      } catch (error) {
+        throw stateError(this.dir, error);
+      }
+    });
+  }
+
+  /**
+   * The first `seq` of a (session, agent): the directory is made whole beside its place (file,
+   * reservation, syncs) and renamed into it, so a directory that exists always holds a file,
+   * even to a listing that a concurrent rename hides it from.
+   */
+  private number(dir: string, seq: number, reservation: { reserved: number; boot: string }): void {
+    const temporary = `${dir}.${process.pid}.tmp`;
+    rmSync(temporary, { recursive: true, force: true });
+    mkdirSync(temporary, { mode: 0o700 });
+    writeReservation(join(temporary, String(seq)), reservation, 'wx');
+    syncDirectory(temporary);
+    renameSync(temporary, dir);
+    syncDirectory(this.dir);
+    this.counters.set(dir, { seq, reserved: reservation.reserved });
+  }
+
+  /** `takeSeq` under the lock: only renames by processes still inside their block race it. */
+  private takeSeqLocked(sessionId: string, agentId: string, dir: string, floor: number): number {
+    let empty = 0;
+    for (let attempt = 0; attempt < MAX_SEQ_ATTEMPTS; attempt++) {
+      const found = current(dir);
+      if (found === undefined) {
+        // Listed while a process inside its block renamed the file: look again. A directory
+        // that stays empty lost its file (removed by hand): numbering starts again from the
+        // floor, as it did when the record of earlier versions was missing.
+        if (++empty < EMPTY_LOOKS) {
+          Atomics.wait(SLEEPER, 0, 0, 1);
+          continue;
+        }
+        try {
+          rmdirSync(dir);
+        } catch (error) {
+          // The file is back (ENOTEMPTY), or someone removed the directory: look again.
+          const code = (error as NodeJS.ErrnoException).code;
+          if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOENT') throw error;
+        }
+        continue;
+      }
+      empty = 0;
+      const stored = found ?? legacySeq(this.path(sessionId, agentId, 'seq'));
+      const boot = bootMark();
+      const reserved = stored?.reserved ?? 0;
+      const rebooted = reserved > 0 && !sameBoot(stored?.boot ?? '', boot);
+      const last = Math.max(stored?.seq ?? 0, floor, rebooted ? reserved : 0);
+      const next = last + 1;
+      const renew = rebooted || next > reserved;
+      const reservation = renew ? { reserved: next + SEQ_BLOCK, boot } : { reserved, boot };
+      if (found === null) {
+        this.number(dir, next, reservation);
+        return next;
+      }
+      const from = join(dir, String(found.seq));
+      try {
+        if (renew) writeReservation(from, reservation, 'r+');
+        renameSync(from, join(dir, String(next)));
+      } catch (error) {
+        // A process still inside its block renamed the file meanwhile: look again.
+        if (!movedMeanwhile(error)) throw error;
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') Atomics.wait(SLEEPER, 0, 0, 1);
+        continue;
+      }
+      this.counters.set(dir, { seq: next, reserved: reservation.reserved });
+      return next;
+    }
+    throw clientError(
+      'store_busy',
+      `The numbering of encrypted messages in ${dir} kept changing under this process; try again.`,
+    );
   }
 
   /** The stored guard, or undefined when there is none (or it was torn by a crash). */
   guard(sessionId: string): StoredGuard | undefined {
     const path = this.guardPath(sessionId);
-    return this.withFile(path, false, (fd) => this.readGuard(path, fd));
+    return this.withFile(path, false, (fd) => this.readGuard(path, fd).guard);
   }
 
   /**
@@ -98,32 +206,39 @@ export class E2eStateFiles {
     const path = this.guardPath(sessionId);
     this.ensureDir();
     return this.withFile(path, true, (fd) => {
-      const size = fstatSync(fd).size;
-      const { next, result } = fn(this.readGuard(path, fd, size));
+      const { guard, size } = this.readGuard(path, fd);
+      const { next, result } = fn(guard);
       if (next) {
-        const json = Buffer.from(JSON.stringify(next), 'utf8');
+        let text = JSON.stringify(next);
+        let bytes = Buffer.from(text, 'utf8');
         // A shorter guard is padded with spaces (JSON allows them) rather than truncated: the
         // file keeps its size, so the write changes no metadata.
-        const bytes =
-          json.length >= size
-            ? json
-            : Buffer.concat([json, Buffer.alloc(size - json.length, 0x20)]);
+        if (bytes.length < size) {
+          text += ' '.repeat(size - bytes.length);
+          bytes = Buffer.from(text, 'utf8');
+        }
         writeSync(fd, bytes, 0, bytes.length, 0);
         // Written from checked data: no need to check it again when read back.
-        this.parsed.set(path, { text: bytes.toString('utf8'), guard: next });
+        this.parsed.set(path, { text, guard: next });
       }
       return result;
     }) as T;
   }
 
-  /** Parsed once per text: a poll reads the guard at least once, usually unchanged. */
-  private readGuard(path: string, fd: number, size = fstatSync(fd).size): StoredGuard | undefined {
-    if (size === 0 || size > MAX_GUARD_BYTES) return undefined;
-    const buffer = Buffer.alloc(size);
-    readSync(fd, buffer, 0, size, 0);
-    const text = buffer.toString('utf8');
+  /**
+   * The guard and the file's size, read into one buffer kept for it (grown when a guard
+   * outgrows it): no `fstat` per read. Parsed once per text: a poll usually finds it unchanged.
+   */
+  private readGuard(path: string, fd: number): { guard: StoredGuard | undefined; size: number } {
+    let size = readSync(fd, this.buffer, 0, this.buffer.length, 0);
+    while (size === this.buffer.length && size < MAX_GUARD_BYTES + 1) {
+      this.buffer = Buffer.alloc(Math.min(this.buffer.length * 4, MAX_GUARD_BYTES + 1));
+      size = readSync(fd, this.buffer, 0, this.buffer.length, 0);
+    }
+    if (size === 0 || size > MAX_GUARD_BYTES) return { guard: undefined, size };
+    const text = this.buffer.toString('utf8', 0, size);
     const known = this.parsed.get(path);
-    if (known?.text === text) return known.guard;
+    if (known?.text === text) return { guard: known.guard, size };
     let guard: StoredGuard | undefined;
     try {
       const result = GuardSchema.safeParse(JSON.parse(text));
@@ -132,7 +247,7 @@ export class E2eStateFiles {
       guard = undefined;
     }
     if (guard) this.parsed.set(path, { text, guard });
-    return guard;
+    return { guard, size };
   }
 
   private locked<T>(sessionId: string, agentId: string, fn: () => T): T {
@@ -170,7 +285,7 @@ export class E2eStateFiles {
     return this.named(`${sessionId}\0guard`, () => `${safe(sessionId)}.guard`);
   }
 
-  private path(sessionId: string, agentId: string, kind: 'seq' | 'lock'): string {
+  private path(sessionId: string, agentId: string, kind: 'seq' | 'seqs' | 'lock'): string {
     return this.named(`${sessionId}\0${agentId}\0${kind}`, () =>
       [safe(sessionId), safe(agentId), kind].join('.'),
     );
@@ -188,12 +303,28 @@ export class E2eStateFiles {
   }
 }
 
+/** For a short wait between looks at a numbering file that Windows reports busy. */
+const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * A rename that failed because the file moved or was busy for a moment: ENOENT anywhere, and on
+ * Windows the sharing errors a scanner or another process's open can cause.
+ */
+function movedMeanwhile(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return true;
+  return (
+    process.platform === 'win32' && (code === 'EPERM' || code === 'EBUSY' || code === 'EACCES')
+  );
+}
+
+/** Where a (session, agent)'s numbering stands: the last `seq` used and its reservation. */
 interface SeqRecord {
   /** The last `seq` used. */
   seq: number;
-  /** The end of the block reserved by the last synced write. */
+  /** The highest `seq` the last synced reservation allows. */
   reserved: number;
-  /** The boot that write happened in. */
+  /** The boot that reservation was written in. */
   boot: string;
 }
 
@@ -202,20 +333,98 @@ function safe(part: string): string {
   return part.replace(/[^A-Za-z0-9_-]/g, '_');
 }
 
-function readSeq(fd: number): SeqRecord {
-  const length = readSync(fd, SEQ_BUFFER, 0, SEQ_BYTES, 0);
+/**
+ * The one file in a numbering directory: its name is the last `seq`, its content the
+ * reservation. Several (left by hand, say) count as the highest. `null`: no directory, never
+ * numbered; undefined: a directory whose file a rename hid from this listing (look again).
+ */
+function current(dir: string): SeqRecord | null | undefined {
+  let names: string[];
   try {
-    const { s, r, b } = JSON.parse(SEQ_BUFFER.toString('utf8', 0, length)) as Record<
-      string,
-      unknown
-    >;
-    if (Number.isSafeInteger(s) && Number.isSafeInteger(r) && typeof b === 'string') {
-      return { seq: s as number, reserved: r as number, boot: b };
-    }
-  } catch {
-    // never written, or torn: a fresh record (the floor still applies)
+    names = readdirSync(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
   }
-  return { seq: 0, reserved: 0, boot: '' };
+  let seq = -1;
+  for (const name of names) {
+    if (/^(0|[1-9]\d{0,15})$/.test(name) && Number(name) > seq) seq = Number(name);
+  }
+  if (seq < 0 || !Number.isSafeInteger(seq)) return undefined;
+  const { reserved, boot } = readReservation(join(dir, String(seq)));
+  return { seq, reserved, boot };
+}
+
+function readReservation(path: string): { reserved: number; boot: string } {
+  let length: number;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      length = readSync(fd, SEQ_BUFFER, 0, SEQ_BYTES, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    // Renamed by another process between the listing and this read: its next look finds it.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { reserved: 0, boot: '' };
+    throw error;
+  }
+  const parsed = parseRecord(SEQ_BUFFER.toString('utf8', 0, length));
+  return parsed ? { reserved: parsed.r, boot: parsed.b } : { reserved: 0, boot: '' };
+}
+
+/** Writes a reservation over the file's 128 bytes and syncs it: before any `seq` it allows. */
+function writeReservation(
+  path: string,
+  reservation: { reserved: number; boot: string },
+  flags: 'wx' | 'r+',
+): void {
+  const fd = openSync(path, flags, 0o600);
+  try {
+    const bytes = SEQ_BUFFER.fill(0x20);
+    bytes.write(JSON.stringify({ r: reservation.reserved, b: reservation.boot }), 0, 'utf8');
+    writeSync(fd, bytes, 0, SEQ_BYTES, 0);
+    fdatasyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A new name in a directory survives a power cut once the directory is synced (POSIX only). */
+function syncDirectory(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // Windows cannot open a directory; its file system orders the metadata itself.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** The record of the single-file layout before numbering directories: a floor, read once. */
+function legacySeq(path: string): SeqRecord | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const parsed = parseRecord(text);
+  return parsed && Number.isSafeInteger(parsed.s)
+    ? { seq: parsed.s as number, reserved: parsed.r, boot: parsed.b }
+    : undefined;
+}
+
+function parseRecord(text: string): { s?: unknown; r: number; b: string } | undefined {
+  try {
+    const { s, r, b } = JSON.parse(text) as Record<string, unknown>;
+    if (Number.isSafeInteger(r) && typeof b === 'string') return { s, r: r as number, b };
+  } catch {
+    // never written, or torn: no reservation (the floor and the name still apply)
+  }
+  return undefined;
 }
 
 let boot: string | undefined;

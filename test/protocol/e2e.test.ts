@@ -16,6 +16,7 @@ import {
   openEnvelope,
   pad,
   parseE2eFragment,
+  prepareSeal,
   type ReplayGuard,
   type ReplayState,
   receiveMessage,
@@ -204,6 +205,25 @@ describe('envelopes', () => {
     expect(seal()).not.toBe(seal());
   });
 
+  it('seal with keys prepared ahead once each: a prepared salt is never used twice', () => {
+    const salts = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      // Prepared twice over before some seals, never before others.
+      if (i % 3 !== 2) prepareSeal(key);
+      if (i % 3 === 0) prepareSeal(key);
+      const envelope = seal({ seq: i + 1, payload: { text: `message ${i}` } });
+      expect(open(envelope)).toEqual({
+        ok: true,
+        kind: 'message',
+        seq: i + 1,
+        payload: { text: `message ${i}` },
+      });
+      const raw = Buffer.from(base32Decode(envelope.slice(5)) ?? []);
+      salts.add(raw.subarray(14, 30).toString('hex'));
+    }
+    expect(salts.size).toBe(6);
+  });
+
   it('are malformed without the prefix, with broken base32 or a wrong length', () => {
     const good = seal();
     expect(open('hello')).toEqual({ ok: false, error: 'malformed' });
@@ -224,6 +244,23 @@ describe('envelopes', () => {
       ok: false,
       error: 'malformed',
     });
+  });
+
+  it('are malformed with a seq of 0 or past the largest safe integer', () => {
+    const good = seal();
+    // Header bytes 6-13: the seq as a u64; its high word may be at most 2^21 - 1.
+    for (const [high, low] of [
+      [0, 0],
+      [2 ** 21, 0],
+      [0xffffffff, 0xffffffff],
+    ] as const) {
+      const raw = Buffer.from(base32Decode(good.slice(5)) ?? []);
+      raw.writeUInt32BE(high, 6);
+      raw.writeUInt32BE(low, 10);
+      expect(open(`nxe1.${base32Encode(raw)}`)).toEqual({ ok: false, error: 'malformed' });
+    }
+    const largest = seal({ seq: Number.MAX_SAFE_INTEGER });
+    expect(open(largest)).toMatchObject({ ok: true, seq: Number.MAX_SAFE_INTEGER });
   });
 
   it('check version, then key presence and key id, then commitment, then the AAD', () => {

@@ -35,14 +35,33 @@ const VALID_TAIL = new Set([0, 2, 4, 5, 7]);
 export function base32Decode(text: string): Uint8Array | null {
   if (!VALID_TAIL.has(text.length % 8)) return null;
   const out = new Uint8Array(Math.floor((text.length * 5) / 8));
+  let index = 0;
+  // Whole groups of 8 characters are 5 bytes: decoded a group at a time (an envelope is
+  // hundreds of groups), the tail bit by bit below.
+  const groups = text.length >> 3;
+  for (let g = 0; g < groups; g++) {
+    const i = g << 3;
+    const v0 = value(text.charCodeAt(i));
+    const v1 = value(text.charCodeAt(i + 1));
+    const v2 = value(text.charCodeAt(i + 2));
+    const v3 = value(text.charCodeAt(i + 3));
+    const v4 = value(text.charCodeAt(i + 4));
+    const v5 = value(text.charCodeAt(i + 5));
+    const v6 = value(text.charCodeAt(i + 6));
+    const v7 = value(text.charCodeAt(i + 7));
+    if ((v0 | v1 | v2 | v3 | v4 | v5 | v6 | v7) < 0) return null;
+    out[index++] = (v0 << 3) | (v1 >> 2);
+    out[index++] = ((v1 & 3) << 6) | (v2 << 1) | (v3 >> 4);
+    out[index++] = ((v3 & 15) << 4) | (v4 >> 1);
+    out[index++] = ((v4 & 1) << 7) | (v5 << 2) | (v6 >> 3);
+    out[index++] = ((v6 & 7) << 5) | v7;
+  }
   let buffer = 0;
   let bits = 0;
-  let index = 0;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    const value = code < 128 ? (VALUES[code] ?? -1) : -1;
-    if (value < 0) return null;
-    buffer = ((buffer << 5) | value) & 0xffff;
+  for (let i = groups << 3; i < text.length; i++) {
+    const v = value(text.charCodeAt(i));
+    if (v < 0) return null;
+    buffer = ((buffer << 5) | v) & 0xffff;
     bits += 5;
     if (bits >= 8) {
       bits -= 8;
@@ -52,4 +71,9 @@ export function base32Decode(text: string): Uint8Array | null {
   // Leftover bits must be zero, or two strings would decode to the same bytes.
   if ((buffer & ((1 << bits) - 1)) !== 0) return null;
   return out;
+}
+
+/** The 5-bit value of a character code, or -1 outside the alphabet. */
+function value(code: number): number {
+  return code < 128 ? (VALUES[code] as number) : -1;
 }

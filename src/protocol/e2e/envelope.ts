@@ -4,6 +4,7 @@
  * AAD so a relay cannot move a message between sessions or re-attribute it.
  */
 import {
+  type CipherGCM,
   createCipheriv,
   createDecipheriv,
   createSecretKey,
@@ -23,7 +24,8 @@ export const HEADER_BYTES = 30;
 const TAG_BYTES = 16;
 const NONCE = Buffer.alloc(12);
 const AAD_LABEL = Buffer.from('nexus-e2e/1\0', 'utf8');
-const MAX_SEQ = Number.MAX_SAFE_INTEGER;
+/** The high 32 bits of Number.MAX_SAFE_INTEGER (2^53 - 1). */
+const MAX_SEQ_HIGH = 2 ** 21 - 1;
 /**
  * Salts are cut from a block of random bytes filled 256 salts at a time: a call into the
  * CSPRNG per message cost more than the HKDF. Every byte is handed out once.
@@ -66,13 +68,26 @@ export function encodeHeader(header: EnvelopeHeader): Buffer {
   out[0] = header.version;
   out[1] = E2E_KINDS[header.kind];
   header.keyId.copy(out, 2, 0, E2E_KEY_ID_BYTES);
-  out.writeBigUInt64BE(BigInt(header.seq), 6);
+  // u64 as two u32 words: a safe integer's high word is below 2^21 (no BigInt per message).
+  out.writeUInt32BE(Math.floor(header.seq / 2 ** 32), 6);
+  out.writeUInt32BE(header.seq % 2 ** 32, 10);
   header.salt.copy(out, 14, 0, E2E_SALT_BYTES);
   return out;
 }
 
 /** "nexus-e2e/1" 0x00 | u16 len | sessionId | u16 len | sender agentId | H */
 export function buildAad(sessionId: string, senderAgentId: string, header: Buffer): Buffer {
+  return Buffer.concat([aadPrefix(sessionId, senderAgentId), header]);
+}
+
+/** The AAD before H, per session and sender: the same few pairs come back on every call. */
+const AAD_PREFIXES = new Map<string, Map<string, Buffer>>();
+const MAX_AAD_SESSIONS = 128;
+
+function aadPrefix(sessionId: string, senderAgentId: string): Buffer {
+  let senders = AAD_PREFIXES.get(sessionId);
+  let prefix = senders?.get(senderAgentId);
+  if (prefix) return prefix;
   const parts: Buffer[] = [AAD_LABEL];
   for (const field of [sessionId, senderAgentId]) {
     const bytes = Buffer.from(field, 'utf8');
@@ -81,8 +96,17 @@ export function buildAad(sessionId: string, senderAgentId: string, header: Buffe
     length.writeUInt16BE(bytes.length);
     parts.push(length, bytes);
   }
-  parts.push(header);
-  return Buffer.concat(parts);
+  prefix = Buffer.concat(parts);
+  if (!senders) {
+    if (AAD_PREFIXES.size >= MAX_AAD_SESSIONS) AAD_PREFIXES.clear();
+    senders = new Map();
+    AAD_PREFIXES.set(sessionId, senders);
+  }
+  // A session's senders are its members (a relay caps them); a hostile relay naming endless
+  // agents only refills this one map.
+  if (senders.size >= MAX_AAD_SESSIONS) senders.clear();
+  senders.set(senderAgentId, prefix);
+  return prefix;
 }
 
 /** 0x80, then zeros up to a multiple of 256: hides lengths to the nearest block. */
@@ -152,14 +176,56 @@ export interface SealInput {
   salt?: Uint8Array;
 }
 
+/**
+ * What sealing one message needs before its `seq` and payload are known: a fresh salt, the
+ * message keys derived from it, and the cipher keyed with `K_enc`. Used once, then dropped.
+ */
+interface SealMaterial {
+  salt: Buffer;
+  commit: Buffer;
+  cipher: CipherGCM;
+}
+
+function sealMaterial(key: E2eKey, salt: Buffer): SealMaterial {
+  const { encKey, commit } = key.messageKeys(salt);
+  // A KeyObject, not the bytes: Node checks a Buffer key's brand by a throw, 3× the cipher's cost.
+  const cipher = createCipheriv('aes-256-gcm', createSecretKey(encKey), NONCE, {
+    authTagLength: TAG_BYTES,
+  });
+  return { salt, commit, cipher };
+}
+
+/** At most one prepared material per key, taken by the next seal with that key. */
+const prepared = new WeakMap<E2eKey, SealMaterial>();
+
+/**
+ * Derives the next message's salt, keys and cipher ahead of time, for a caller with a moment to
+ * spare (while a request is in flight): the HKDF and the cipher's set-up are half of sealing,
+ * and none of it depends on the `seq` or the payload. Each salt still seals one message only.
+ */
+export function prepareSeal(key: E2eKey): void {
+  if (!prepared.has(key)) prepared.set(key, sealMaterial(key, freshSalt()));
+}
+
+function takeMaterial(key: E2eKey): SealMaterial {
+  const ready = prepared.get(key);
+  if (!ready) return sealMaterial(key, freshSalt());
+  prepared.delete(key);
+  return ready;
+}
+
 /** Encrypts a payload into the `text` of a message body: `nxe1.…`. */
 export function sealEnvelope(input: SealInput): string {
   if (!Number.isSafeInteger(input.seq) || input.seq < 1) {
     throw new RangeError('seq must be a whole number from 1');
   }
-  const salt = input.salt ? Buffer.from(input.salt) : freshSalt();
-  if (salt.length !== E2E_SALT_BYTES) throw new RangeError('salt must be 16 bytes');
+  if (input.salt && input.salt.length !== E2E_SALT_BYTES) {
+    throw new RangeError('salt must be 16 bytes');
+  }
   const plain = pad(encodePayload(input.payload, input.kind));
+  const { salt, commit, cipher } = input.salt
+    ? sealMaterial(input.key, Buffer.from(input.salt))
+    : takeMaterial(input.key);
   const header = encodeHeader({
     version: E2E_VERSION,
     kind: input.kind,
@@ -167,14 +233,9 @@ export function sealEnvelope(input: SealInput): string {
     seq: input.seq,
     salt,
   });
-  const { encKey, commit } = input.key.messageKeys(salt);
-  // A KeyObject, not the bytes: Node checks a Buffer key's brand by a throw, 3× the cipher's cost.
-  const cipher = createCipheriv('aes-256-gcm', createSecretKey(encKey), NONCE, {
-    authTagLength: TAG_BYTES,
-  });
   cipher.setAAD(buildAad(input.sessionId, input.senderAgentId, header));
-  const ciphertext = Buffer.concat([cipher.update(plain), cipher.final()]);
-  const raw = Buffer.concat([header, commit, ciphertext, cipher.getAuthTag()]);
+  const ciphertext = cipher.update(plain);
+  const raw = Buffer.concat([header, commit, ciphertext, cipher.final(), cipher.getAuthTag()]);
   return ENVELOPE_PREFIX + base32Encode(raw);
 }
 
@@ -219,8 +280,10 @@ export function openEnvelope(input: OpenInput): OpenResult {
   }
   const header = bytes.subarray(0, HEADER_BYTES);
   const kind = KIND_BY_BYTE.get(header[1] ?? 0);
-  const seq = header.readBigUInt64BE(6);
-  if (!kind || seq < 1n || seq > BigInt(MAX_SEQ)) return { ok: false, error: 'malformed' };
+  const high = header.readUInt32BE(6);
+  const seq = high * 2 ** 32 + header.readUInt32BE(10);
+  // A high word past 2^21 - 1 is beyond MAX_SAFE_INTEGER.
+  if (!kind || seq < 1 || high > MAX_SEQ_HIGH) return { ok: false, error: 'malformed' };
   if (!input.key) return { ok: false, error: 'no_key' };
   if (!timingSafeEqual(header.subarray(2, 6), input.key.keyId())) {
     return { ok: false, error: 'wrong_key' };
@@ -238,25 +301,26 @@ export function openEnvelope(input: OpenInput): OpenResult {
     });
     decipher.setAAD(buildAad(input.sessionId, input.senderAgentId, header));
     decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
-    padded = Buffer.concat([
-      decipher.update(bytes.subarray(commitEnd, bytes.length - TAG_BYTES)),
-      decipher.final(),
-    ]);
+    padded = decipher.update(bytes.subarray(commitEnd, bytes.length - TAG_BYTES));
+    // GCM is a stream mode: final() checks the tag and returns no bytes.
+    const rest = decipher.final();
+    if (rest.length > 0) padded = Buffer.concat([padded, rest]);
   } catch {
     return { ok: false, error: 'tampered' };
   }
   const payload = decodePayload(unpad(padded), kind);
-  return payload
-    ? { ok: true, kind, seq: Number(seq), payload }
-    : { ok: false, error: 'malformed' };
+  return payload ? { ok: true, kind, seq, payload } : { ok: false, error: 'malformed' };
 }
+
+/** Throws on bytes that are not UTF-8; keeps no state between calls (no `stream`). */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Authenticated but not what a v1 client writes (bad padding, not a JSON object) → null. */
 function decodePayload(plain: Buffer | null, kind: E2eKind): E2ePayload | null {
   if (!plain) return null;
   let value: unknown;
   try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(plain));
+    value = JSON.parse(UTF8.decode(plain));
   } catch {
     return null;
   }

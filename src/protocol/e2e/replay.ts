@@ -43,9 +43,14 @@ function shifted(old: Uint8Array, shift: number): Uint8Array {
 }
 
 function readBitmap(window: ReplayWindow): Uint8Array {
+  // A fresh buffer of its own (decoded from the string), so the caller may change it in place.
   const bytes = Buffer.from(window.seen, 'base64');
   // A damaged bitmap counts as "nothing seen" rather than failing every later message.
-  return bytes.length === BITMAP_BYTES ? new Uint8Array(bytes) : new Uint8Array(BITMAP_BYTES);
+  return bytes.length === BITMAP_BYTES ? bytes : new Uint8Array(BITMAP_BYTES);
+}
+
+function base64(bitmap: Uint8Array): string {
+  return Buffer.from(bitmap.buffer, bitmap.byteOffset, bitmap.length).toString('base64');
 }
 
 /**
@@ -63,7 +68,7 @@ export function acceptSeq(
   if (!window || !Number.isSafeInteger(window.highest) || window.highest < 1) {
     const bitmap = new Uint8Array(BITMAP_BYTES);
     set(bitmap, 0);
-    const fresh = { highest: seq, seen: Buffer.from(bitmap).toString('base64') };
+    const fresh = { highest: seq, seen: base64(bitmap) };
     return {
       window: fresh,
       verdict: seq > 1 ? { replayed: false, gapBefore: seq - 1 } : { replayed: false },
@@ -76,7 +81,7 @@ export function acceptSeq(
     set(bitmap, 0);
     const gap = shift - 1;
     return {
-      window: { highest: seq, seen: Buffer.from(bitmap).toString('base64') },
+      window: { highest: seq, seen: base64(bitmap) },
       verdict: gap > 0 ? { replayed: false, gapBefore: gap } : { replayed: false },
     };
   }
@@ -84,7 +89,7 @@ export function acceptSeq(
   if (offset >= REPLAY_WINDOW || isSet(old, offset)) return { window, verdict: { replayed: true } };
   set(old, offset);
   return {
-    window: { highest: window.highest, seen: Buffer.from(old).toString('base64') },
+    window: { highest: window.highest, seen: base64(old) },
     verdict: { replayed: false },
   };
 }
