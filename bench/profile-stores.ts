@@ -1,6 +1,7 @@
 /**
  * Profiles one relay child per store under the load benchmark 10 applies (sends, then polls five
- * back) and prints where its CPU went: `node bench/profile-stores.ts [memory|sqlite|redis] [seconds]`.
+ * back) and prints where its CPU went:
+ * `node bench/profile-stores.ts [memory|sqlite|redis] [seconds] [both|sends|polls]`.
  * Writes bench/stores-<store>.cpuprofile (read it with bench/profile-summary.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { filler } from './lib/util.ts';
 
 const kind = process.argv[2] ?? 'memory';
 const seconds = Number(process.argv[3] ?? 5);
+const loads = process.argv[4] ?? 'both';
 const dir = mkdtempSync(join(tmpdir(), 'nexus-profile-stores-'));
 const redis = kind === 'redis' ? await RedisServer.start() : undefined;
 const store =
@@ -27,12 +29,16 @@ try {
     const result = await autocannon({ connections: 64, duration: seconds, ...options });
     return `${Math.round(result.requests.total / result.duration)} req/s, non-2xx ${result.non2xx}`;
   };
-  const sends = await run({ url, ...sendLoadRequest(agent) });
+  const sends = loads === 'polls' ? 'skipped' : await run({ url, ...sendLoadRequest(agent) });
+  for (let i = 0; i < 5; i++) await http.send(agent, filler(100, i));
   const { cursor } = await http.send(agent, filler(100));
-  const polls = await run({
-    url: `${url}?after=${Number(cursor) - 5}`,
-    headers: { 'x-agent-id': agent.agentId },
-  });
+  const polls =
+    loads === 'sends'
+      ? 'skipped'
+      : await run({
+          url: `${url}?after=${Number(cursor) - 5}`,
+          headers: { 'x-agent-id': agent.agentId },
+        });
   console.log(`${kind}: sends ${sends}; polls ${polls}`);
 } finally {
   await http.close();
