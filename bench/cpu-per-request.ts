@@ -4,6 +4,7 @@
  * [processes]`. For before/after comparisons on a shared machine: run it alternately from two
  * checkouts (each runs its own dist/) and compare the lowest and middle figures of several runs.
  */
+import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { RedisServer } from '../test/relay/redis-server.ts';
 import { totalCpuMs } from './lib/cpu.ts';
@@ -19,12 +20,19 @@ const store = redis ? redis.url : 'memory';
 const relays: RelayChild[] = [];
 for (let i = 0; i < processes; i++) relays.push(await startRelayChild({ store }));
 const pids = [...relays.map((relay) => relay.pid), ...(redis ? [redis.pid] : [])];
+/** User-mode CPU ms of these processes (the JavaScript's share; system time is the sockets'). */
+const userMs = (): number =>
+  pids.reduce((sum, pid) => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return sum + Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[11]) * 10;
+  }, 0);
 const http = new RawHttp((relays[0] as RelayChild).url);
 try {
   const agent = await http.createSession('load');
   const path = `/v1/sessions/${agent.sessionId}/messages`;
   const run = async (options: Omit<autocannon.Options, 'url'>, query = '') => {
     const before = totalCpuMs(pids) ?? 0;
+    const userBefore = userMs();
     const results = await Promise.all(
       relays.map((relay) =>
         autocannon({
@@ -36,10 +44,16 @@ try {
       ),
     );
     const after = totalCpuMs(pids) ?? 0;
+    const user =
+      ((userMs() - userBefore) * 1000) /
+      Math.max(
+        1,
+        results.reduce((sum, r) => sum + r.requests.total, 0),
+      );
     const total = results.reduce((sum, result) => sum + result.requests.total, 0);
     const bad = results.reduce((sum, result) => sum + result.non2xx + result.errors, 0);
     const us = ((after - before) * 1000) / total;
-    return `${us.toFixed(1)} µs (${Math.round(total / seconds)}/s${bad ? `, ${bad} failed` : ''})`;
+    return `${us.toFixed(1)} µs (user ${user.toFixed(1)}, ${Math.round(total / seconds)}/s${bad ? `, ${bad} failed` : ''})`;
   };
   const sends = await run(sendLoadRequest(agent));
   const { cursor } = await http.send(agent, filler(100));

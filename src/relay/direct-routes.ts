@@ -117,21 +117,7 @@ function disconnectSignal(res: ServerResponse): AbortSignal {
   return controller.signal;
 }
 
-const EMPTY = Buffer.alloc(0);
-
-/**
- * The whole body, or undefined when the client went away before sending it. A body that came
- * in the same packet as its headers is parsed by the time a microtask runs (the parser reads
- * the whole packet before any runs): it is taken in one read(), without switching the stream
- * to flowing mode and its listeners, which cost more per send than the send itself.
- */
-async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  await undefined;
-  if (req.complete) return (req.read() as Buffer | null) ?? EMPTY;
-  return readStreamed(req);
-}
-
-function readStreamed(req: IncomingMessage): Promise<Buffer | undefined> {
+function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
