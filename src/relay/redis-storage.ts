@@ -6,6 +6,7 @@ import {
   createClient,
   SocketClosedUnexpectedlyError,
 } from '@redis/client';
+import { CommandDeadlines } from './redis-deadlines.js';
 import type {
   AddAgentResult,
   AgentRecord,
@@ -46,6 +47,10 @@ const GRACE_MS = 60_000;
  * reply would drop the new listener) and costs two round trips per poll.
  */
 const UNWATCH_LINGER_MS = 30_000;
+/** A command unanswered this long fails as the store being unreachable (@redis/client's default). */
+const COMMAND_TIMEOUT_MS = 5_000;
+/** For command(): CommandDeadlines times these out, not the client. */
+const UNTIMED = { timeout: 0 };
 /** At most this many key digests are remembered (see keyHash). */
 const KEY_HASHES_MAX = 10_000;
 /** Claimed and expired pair codes still answer for an hour (the service's retention). */
@@ -266,6 +271,7 @@ export class RedisStorage implements RelayStorage {
   private readonly keySecret = randomBytes(16).toString('hex');
   /** Digests of keys sent lately (keySecret's digests, for APPEND_IF_ALLOWED), forgotten when full. */
   private readonly keyHashes = new Map<string, string>();
+  private readonly deadlines = new CommandDeadlines(COMMAND_TIMEOUT_MS);
 
   static async open(options: RedisStorageOptions): Promise<RedisStorage> {
     const client = connectTo(options.url);
@@ -466,10 +472,18 @@ export class RedisStorage implements RelayStorage {
     limit: number,
     now: number,
   ): Promise<StoredMessage[]> {
-    const members = await this.client.zRange(this.keys(sessionId).msgs, `(${after ?? 0}`, '+inf', {
-      BY: 'SCORE',
-      LIMIT: { offset: 0, count: limit },
-    });
+    const msgs = this.keys(sessionId).msgs;
+    const range = [
+      'ZRANGE',
+      msgs,
+      `(${after ?? 0}`,
+      '+inf',
+      'BYSCORE',
+      'LIMIT',
+      '0',
+      String(limit),
+    ];
+    const members = (await this.command(range)) as string[];
     const messages: StoredMessage[] = [];
     for (const member of members) {
       const colon = member.indexOf(':');
@@ -587,6 +601,7 @@ export class RedisStorage implements RelayStorage {
 
   async close(): Promise<void> {
     this.listeners.clear();
+    this.deadlines.close();
     for (const entry of this.watched.values()) clearTimeout(entry.linger);
     this.watched.clear();
     await Promise.allSettled([this.subscriber.close(), this.client.close()]);
@@ -615,10 +630,18 @@ export class RedisStorage implements RelayStorage {
       this.shas.set(script, sha);
     }
     try {
-      return (await this.client.evalSha(sha, { keys, arguments: args })) as Reply;
+      return await this.command(['EVALSHA', sha, String(keys.length), ...keys, ...args]);
     } catch (error) {
       if (!(error as Error).message.startsWith('NOSCRIPT')) throw error;
-      return (await this.client.eval(script, { keys, arguments: args })) as Reply;
+      return await this.command(['EVAL', script, String(keys.length), ...keys, ...args]);
     }
+  }
+
+  /**
+   * The hot path's commands (scripts, message reads): sent as they are, skipping the client's
+   * per-command parsing and its per-command timer; CommandDeadlines bounds them instead.
+   */
+  private command(args: string[]): Promise<Reply> {
+    return this.deadlines.track(this.client.sendCommand<Reply>(args, UNTIMED));
   }
 }
