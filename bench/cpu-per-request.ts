@@ -33,6 +33,7 @@ try {
   const run = async (options: Omit<autocannon.Options, 'url'>, query = '') => {
     const before = totalCpuMs(pids) ?? 0;
     const userBefore = userMs();
+    const redisBefore = redis ? (totalCpuMs([redis.pid]) ?? 0) : 0;
     const results = await Promise.all(
       relays.map((relay) =>
         autocannon({
@@ -44,6 +45,7 @@ try {
       ),
     );
     const after = totalCpuMs(pids) ?? 0;
+    const redisUs = redis ? (totalCpuMs([redis.pid]) ?? 0) - redisBefore : 0;
     const user =
       ((userMs() - userBefore) * 1000) /
       Math.max(
@@ -53,7 +55,8 @@ try {
     const total = results.reduce((sum, result) => sum + result.requests.total, 0);
     const bad = results.reduce((sum, result) => sum + result.non2xx + result.errors, 0);
     const us = ((after - before) * 1000) / total;
-    return `${us.toFixed(1)} µs (user ${user.toFixed(1)}, ${Math.round(total / seconds)}/s${bad ? `, ${bad} failed` : ''})`;
+    const inRedis = redis ? `, redis-server ${((redisUs * 1000) / total).toFixed(1)}` : '';
+    return `${us.toFixed(1)} µs (user ${user.toFixed(1)}${inRedis}, ${Math.round(total / seconds)}/s${bad ? `, ${bad} failed` : ''})`;
   };
   const sends = await run(sendLoadRequest(agent));
   const { cursor } = await http.send(agent, filler(100));
