@@ -83,13 +83,6 @@ return 1`;
 const READ = `
 return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[3])}`;
 
-/** READ and the first messages after ARGV[1] (exclusive score), at most ARGV[2] of them. */
-const READ_WITH_MESSAGES = `
-local meta = redis.call('HGETALL', KEYS[1])
-if #meta == 0 then return {meta, {}, {}, {}} end
-return {meta, redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[3]),
-  redis.call('ZRANGE', KEYS[4], ARGV[1], '+inf', 'BYSCORE', 'LIMIT', 0, ARGV[2])}`;
-
 const TOUCH = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local ttl = ARGV[2]
@@ -246,17 +239,6 @@ function sessionFrom(sessionId: string, reply: Reply[]): SessionRecord | undefin
   if (greeting !== undefined) session.greeting = greeting;
   if (creator !== undefined) session.creatorAgentId = creator;
   return session;
-}
-
-/** ZRANGE members ("cursor:draft JSON") as messages, those expired at `now` left out. */
-function messagesFrom(members: string[], now: number): StoredMessage[] {
-  const messages: StoredMessage[] = [];
-  for (const member of members) {
-    const colon = member.indexOf(':');
-    const draft = JSON.parse(member.slice(colon + 1)) as MessageDraft;
-    if (draft.expiresAt > now) messages.push({ ...draft, cursor: Number(member.slice(0, colon)) });
-  }
-  return messages;
 }
 
 interface Watch {
@@ -484,25 +466,6 @@ export class RedisStorage implements RelayStorage {
     ];
   }
 
-  /** A poll's first read: the session and its first messages in one script. */
-  async readSessionAndMessages(
-    sessionId: string,
-    after: number | undefined,
-    limit: number,
-    now: number,
-  ): Promise<{ session: SessionRecord | undefined; messages: StoredMessage[] }> {
-    const keys = this.keys(sessionId);
-    const reply = (await this.eval(
-      READ_WITH_MESSAGES,
-      [keys.meta, keys.agents, keys.seen, keys.msgs],
-      [`(${after ?? 0}`, String(limit)],
-    )) as Reply[];
-    return {
-      session: sessionFrom(sessionId, reply),
-      messages: messagesFrom((reply[3] ?? []) as string[], now),
-    };
-  }
-
   async readMessages(
     sessionId: string,
     after: number | undefined,
@@ -520,7 +483,15 @@ export class RedisStorage implements RelayStorage {
       '0',
       String(limit),
     ];
-    return messagesFrom((await this.command(range)) as string[], now);
+    const members = (await this.command(range)) as string[];
+    const messages: StoredMessage[] = [];
+    for (const member of members) {
+      const colon = member.indexOf(':');
+      const draft = JSON.parse(member.slice(colon + 1)) as MessageDraft;
+      if (draft.expiresAt > now)
+        messages.push({ ...draft, cursor: Number(member.slice(0, colon)) });
+    }
+    return messages;
   }
 
   subscribe(listener: MessageListener): () => void {

@@ -324,15 +324,9 @@ export class RelayService {
     const firstWant = Math.min(POLL_READ_CHUNK, query.limit + 1);
     // Read alongside the session, not after it: on Redis both go out in one write and come
     // back in one round trip. Discarded unread when the session or membership check refuses.
-    const both = this.storage.readSessionAndMessages?.(sessionId, after, firstWant, now);
-    const firstRead = both
-      ? both.then((read) => read.messages)
-      : this.storage.readMessages(sessionId, after, firstWant, now);
+    const firstRead = this.storage.readMessages(sessionId, after, firstWant, now);
     firstRead.catch(() => undefined);
-    const session = await this.liveSession(
-      sessionId,
-      both?.then((read) => read.session),
-    );
+    const session = await this.liveSession(sessionId);
     const member = this.requireMember(session, agentId, 'agent_not_in_session');
     const touched = this.recentlyTouched(session, member)
       ? session
@@ -440,11 +434,8 @@ export class RelayService {
     return session;
   }
 
-  private async liveSession(
-    sessionId: string,
-    read?: Promise<SessionRecord | undefined>,
-  ): Promise<SessionRecord> {
-    const session = await this.findLiveSession(sessionId, read);
+  private async liveSession(sessionId: string): Promise<SessionRecord> {
+    const session = await this.findLiveSession(sessionId);
     if (!session) throw new RelayError('session_not_found');
     return session;
   }
@@ -453,11 +444,8 @@ export class RelayService {
    * The session unless it expired (then it is deleted: expiry is also checked lazily, not only
    * by the sweep), minus agents idle past AGENT_INACTIVITY_SECONDS (never the creator).
    */
-  private async findLiveSession(
-    sessionId: string,
-    read = this.storage.getSession(sessionId),
-  ): Promise<SessionRecord | undefined> {
-    const session = await read;
+  private async findLiveSession(sessionId: string): Promise<SessionRecord | undefined> {
+    const session = await this.storage.getSession(sessionId);
     if (!session) return undefined;
     const now = this.now();
     if (session.expiresAt <= now) {

@@ -115,16 +115,6 @@ export interface RelayStorage {
     limit: number,
     now: number,
   ): Promise<StoredMessage[]>;
-  /**
-   * Optional, for stores a round trip away: getSession and readMessages in one read (a poll
-   * needs both).
-   */
-  readSessionAndMessages?(
-    sessionId: string,
-    after: number | undefined,
-    limit: number,
-    now: number,
-  ): Promise<{ session: SessionRecord | undefined; messages: StoredMessage[] }>;
   /** Told of every appended message to a watched session, whichever process appended it. */
   subscribe(listener: MessageListener): () => void;
   /**

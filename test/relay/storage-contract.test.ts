@@ -205,22 +205,6 @@ describeEachStore('storage contract', () => {
     expect(read.map((m) => m.text)).toEqual(['new']);
   });
 
-  it('reads a session and its messages in one go where the store offers it, as the two reads would', async () => {
-    const storage = await open();
-    if (!storage.readSessionAndMessages) return; // Reads in this process cost no round trip.
-    const record = session({ creatorAgentId: 'alice', agents: [agent('alice')] });
-    await storage.createSession(record);
-    const { sessionId } = record;
-    for (const text of ['a', 'b', 'c']) await storage.appendMessage(sessionId, draft(text));
-    await storage.appendMessage(sessionId, draft('old', { expiresAt: T0 + 1 }));
-    const both = await storage.readSessionAndMessages(sessionId, 1, 2, T0 + 10);
-    expect(both.session).toEqual(await storage.getSession(sessionId));
-    expect(both.messages).toEqual(await storage.readMessages(sessionId, 1, 2, T0 + 10));
-    expect(both.messages.map((m) => m.text)).toEqual(['b', 'c']);
-    const gone = await storage.readSessionAndMessages('s-none'.padEnd(48, '0'), undefined, 5, T0);
-    expect(gone).toEqual({ session: undefined, messages: [] });
-  });
-
   it('tells watchers of appends to a watched session', async () => {
     const storage = await open();
     const record = session();
