@@ -1,7 +1,7 @@
 /**
  * Profiles one relay child per store under the load benchmark 10 applies (sends, then polls five
  * back) and prints where its CPU went: `node bench/profile-stores.ts [memory|sqlite|redis] [seconds]
- * [--no-prof]`. Writes bench/stores-<store>.cpuprofile (read it with bench/profile-summary.ts),
+ * [both|sends|polls] [--no-prof]`. Writes bench/stores-<store>.cpuprofile (read it with bench/profile-summary.ts),
  * and prints the relay child's CPU per request for each load (without the profiler's own cost
  * when run with --no-prof).
  */
@@ -17,6 +17,7 @@ import { filler } from './lib/util.ts';
 
 const kind = process.argv[2] ?? 'memory';
 const seconds = Number(process.argv[3] ?? 5);
+const loads = process.argv[4]?.startsWith('--') ? 'both' : (process.argv[4] ?? 'both');
 const dir = mkdtempSync(join(tmpdir(), 'nexus-profile-stores-'));
 const redis = kind === 'redis' ? await RedisServer.start() : undefined;
 const store =
@@ -33,12 +34,16 @@ try {
     const cpuUs = (((cpuMs(relay.pid) ?? Number.NaN) - before) * 1000) / result.requests.total;
     return `${Math.round(result.requests.total / result.duration)} req/s, ${cpuUs.toFixed(0)} µs CPU/request, non-2xx ${result.non2xx}`;
   };
-  const sends = await run({ url, ...sendLoadRequest(agent) });
+  const sends = loads === 'polls' ? 'skipped' : await run({ url, ...sendLoadRequest(agent) });
+  for (let i = 0; i < 5; i++) await http.send(agent, filler(100, i));
   const { cursor } = await http.send(agent, filler(100));
-  const polls = await run({
-    url: `${url}?after=${Number(cursor) - 5}`,
-    headers: { 'x-agent-id': agent.agentId },
-  });
+  const polls =
+    loads === 'sends'
+      ? 'skipped'
+      : await run({
+          url: `${url}?after=${Number(cursor) - 5}`,
+          headers: { 'x-agent-id': agent.agentId },
+        });
   console.log(`${kind}: sends ${sends}; polls ${polls}`);
 } finally {
   await http.close();

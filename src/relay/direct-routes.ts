@@ -27,8 +27,8 @@ export interface ErrorReply {
 export interface DirectRouteDeps {
   service: RelayService;
   options: ResolvedRelayOptions;
-  /** The rate limit: throws RelayError when the client is over it. */
-  admit(forwardedFor: string | undefined, socketAddress: string | undefined): Promise<void>;
+  /** The rate limit: throws RelayError when the client is over it. Absent when there is none. */
+  admit?(forwardedFor: string | undefined, socketAddress: string | undefined): Promise<void>;
   /** What the app's error handler answers for this error. */
   errorReply(error: unknown, requestId: string): ErrorReply;
 }
@@ -69,7 +69,7 @@ async function answer(
     // Read first (bounded by the Content-Length checked above), so no answer leaves a body unread.
     const bytes = isSend ? await readBody(req) : undefined;
     if (isSend && bytes === undefined) return; // The client went away mid-body.
-    await deps.admit(fields.header('x-forwarded-for'), req.socket.remoteAddress);
+    if (deps.admit) await deps.admit(fields.header('x-forwarded-for'), req.socket.remoteAddress);
     if (isSend) {
       const sent = await sendMessage(
         { req: fields },
@@ -133,14 +133,14 @@ function reply(
   status: number,
   body: string,
   requestId: string,
-  headers: Record<string, string> = {},
+  headers?: Record<string, string>,
 ): void {
   if (res.destroyed) return;
-  res.writeHead(status, {
-    ...headers,
+  const own = {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
     'x-request-id': requestId,
-  });
+  };
+  res.writeHead(status, headers ? { ...headers, ...own } : own);
   res.end(body);
 }

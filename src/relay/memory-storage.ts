@@ -1,5 +1,6 @@
 import { LocalStorageBase } from './local-storage-base.js';
 import { MessageLog } from './message-log.js';
+import { keysMatch } from './secrets.js';
 import type {
   AddAgentResult,
   AgentRecord,
@@ -115,11 +116,40 @@ export class MemoryStorage extends LocalStorageBase implements RelayStorage {
   async appendMessage(sessionId: string, draft: MessageDraft): Promise<StoredMessage | undefined> {
     const entry = this.sessions.get(sessionId);
     if (!entry) return undefined;
-    const message: StoredMessage = { ...draft, cursor: entry.session.lastCursor + 1 };
-    entry.session.lastCursor = message.cursor;
-    entry.session.expiresAt = draft.createdAt + entry.session.ttlSeconds * 1000;
+    return this.append(sessionId, entry, { ...draft, cursor: 0 });
+  }
+
+  /**
+   * Offered although nothing here is a round trip away: the checks read the stored session in
+   * place instead of a copy of it, which under send load cost more than the append itself.
+   */
+  async appendIfAllowed(
+    sessionId: string,
+    draft: Omit<MessageDraft, 'expiresAt'>,
+    check: { key: string | undefined; idleMs: number },
+  ): Promise<StoredMessage | undefined> {
+    const entry = this.sessions.get(sessionId);
+    const at = draft.createdAt;
+    if (!entry || entry.session.expiresAt <= at) return undefined;
     const sender = entry.agents.get(draft.agentId);
-    if (sender) sender.lastSeenAt = draft.createdAt;
+    if (!sender) return undefined;
+    const idle =
+      check.idleMs > 0 &&
+      draft.agentId !== entry.session.creatorAgentId &&
+      sender.lastSeenAt + check.idleMs <= at;
+    if (idle) return undefined;
+    if (check.key !== undefined && !keysMatch(sender.sessionKey, check.key)) return undefined;
+    const expiresAt = at + entry.session.ttlSeconds * 1000;
+    return this.append(sessionId, entry, { ...draft, expiresAt, cursor: 0 });
+  }
+
+  /** Gives `message` the next cursor and stores it; as appendMessage describes. */
+  private append(sessionId: string, entry: Entry, message: StoredMessage): StoredMessage {
+    message.cursor = entry.session.lastCursor + 1;
+    entry.session.lastCursor = message.cursor;
+    entry.session.expiresAt = message.createdAt + entry.session.ttlSeconds * 1000;
+    const sender = entry.agents.get(message.agentId);
+    if (sender) sender.lastSeenAt = message.createdAt;
     entry.messages.push(message, this.options.maxMessagesPerSession);
     this.notify(sessionId, message.cursor);
     return message;

@@ -6,6 +6,7 @@ import {
   createClient,
   SocketClosedUnexpectedlyError,
 } from '@redis/client';
+import { CommandDeadlines } from './redis-deadlines.js';
 import type {
   AddAgentResult,
   AgentRecord,
@@ -46,6 +47,12 @@ const GRACE_MS = 60_000;
  * reply would drop the new listener) and costs two round trips per poll.
  */
 const UNWATCH_LINGER_MS = 30_000;
+/** A command unanswered this long fails as the store being unreachable (@redis/client's default). */
+const COMMAND_TIMEOUT_MS = 5_000;
+/** For command(): CommandDeadlines times these out, not the client. */
+const UNTIMED = { timeout: 0 };
+/** At most this many key digests are remembered (see keyHash). */
+const KEY_HASHES_MAX = 10_000;
 /** Claimed and expired pair codes still answer for an hour (the service's retention). */
 const PAIR_RETENTION_MS = 60 * 60 * 1000;
 
@@ -80,9 +87,11 @@ const TOUCH = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local ttl = ARGV[2]
 if ttl == '' then ttl = redis.call('HGET', KEYS[1], 'ttl') else redis.call('HSET', KEYS[1], 'ttl', ttl) end
-redis.call('HSET', KEYS[1], 'expires', tonumber(ARGV[1]) + tonumber(ttl) * 1000)
-if redis.call('HEXISTS', KEYS[2], ARGV[3]) == 1 then redis.call('HSET', KEYS[3], ARGV[3], ARGV[1]) end
 local px = tonumber(ttl) * 1000 + tonumber(ARGV[4])
+redis.call('HSET', KEYS[1], 'expires', tonumber(ARGV[1]) + tonumber(ttl) * 1000)
+-- Before the first message there is no msgs key to expire: APPEND must still give it its TTL.
+if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('HSET', KEYS[1], 'pexp', tonumber(ARGV[1]) + px) end
+if redis.call('HEXISTS', KEYS[2], ARGV[3]) == 1 then redis.call('HSET', KEYS[3], ARGV[3], ARGV[1]) end
 for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], px) end
 return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[3])}`;
 
@@ -104,24 +113,38 @@ const REMOVE_AGENT = `
 redis.call('HDEL', KEYS[2], ARGV[1])
 return redis.call('HDEL', KEYS[1], ARGV[1])`;
 
-/** Appends: KEYS meta, msgs, channel, agents, seen; ARGV draft JSON, cap, at, agent, grace. */
+/**
+ * Appends: KEYS meta, msgs, channel, agents, seen; ARGV draft JSON, cap, at, agent, grace; the
+ * script first sets draft, ttl, pexp (meta's `pexp`) and member (whether the sender is one).
+ * `pexp` is when the four keys' Redis TTLs run out at the earliest, set wherever all four get
+ * one (here, and TOUCH once msgs exists): they are pushed out only when that would move by a
+ * second or more, not on every send. Unset until the first message, so msgs gets its TTL.
+ */
 const APPEND_BODY = `
+local at = tonumber(ARGV[3])
 local c = redis.call('HINCRBY', KEYS[1], 'cursor', 1)
 redis.call('ZADD', KEYS[2], c, c .. ':' .. draft)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', c - tonumber(ARGV[2]))
-redis.call('HSET', KEYS[1], 'expires', tonumber(ARGV[3]) + ttl * 1000)
-if redis.call('HEXISTS', KEYS[4], ARGV[4]) == 1 then redis.call('HSET', KEYS[5], ARGV[4], ARGV[3]) end
 local px = ttl * 1000 + tonumber(ARGV[5])
-redis.call('PEXPIRE', KEYS[1], px)
-redis.call('PEXPIRE', KEYS[2], px)
-redis.call('PEXPIRE', KEYS[4], px)
-redis.call('PEXPIRE', KEYS[5], px)
+if at + px - pexp >= 1000 then
+  redis.call('HSET', KEYS[1], 'expires', at + ttl * 1000, 'pexp', at + px)
+  redis.call('PEXPIRE', KEYS[1], px)
+  redis.call('PEXPIRE', KEYS[2], px)
+  redis.call('PEXPIRE', KEYS[4], px)
+  redis.call('PEXPIRE', KEYS[5], px)
+else
+  redis.call('HSET', KEYS[1], 'expires', at + ttl * 1000)
+end
+if member then redis.call('HSET', KEYS[5], ARGV[4], ARGV[3]) end
 redis.call('SPUBLISH', KEYS[3], c)`;
 
 const APPEND = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local m = redis.call('HMGET', KEYS[1], 'ttl', 'pexp')
+if not m[1] then return false end
 local draft = ARGV[1]
-local ttl = tonumber(redis.call('HGET', KEYS[1], 'ttl'))
+local ttl = tonumber(m[1])
+local pexp = tonumber(m[2]) or 0
+local member = redis.call('HEXISTS', KEYS[4], ARGV[4]) == 1
 ${APPEND_BODY}
 return c`;
 
@@ -132,10 +155,9 @@ return c`;
  * says nothing about the stored key.
  */
 const APPEND_IF_ALLOWED = `
-local m = redis.call('HMGET', KEYS[1], 'ttl', 'expires', 'creator')
+local m = redis.call('HMGET', KEYS[1], 'ttl', 'expires', 'creator', 'pexp')
 if not m[1] then return false end
-local at = tonumber(ARGV[3])
-if tonumber(m[2]) <= at then return false end
+if tonumber(m[2]) <= tonumber(ARGV[3]) then return false end
 local agent = redis.call('HGET', KEYS[4], ARGV[4])
 if not agent then return false end
 local _, joined, stored = string.match(agent, '^(%d+):(%d+):(.*)$')
@@ -143,11 +165,13 @@ if not joined then return false end
 local idle = tonumber(ARGV[6])
 if idle > 0 and m[3] ~= ARGV[4] then
   local seen = tonumber(redis.call('HGET', KEYS[5], ARGV[4]) or joined)
-  if seen + idle <= at then return false end
+  if seen + idle <= tonumber(ARGV[3]) then return false end
 end
 if ARGV[8] ~= '' and redis.sha1hex(ARGV[7] .. stored) ~= ARGV[8] then return false end
 local ttl = tonumber(m[1])
-local draft = string.sub(ARGV[1], 1, -2) .. ',"expiresAt":' .. string.format('%d', at + ttl * 1000) .. '}'
+local pexp = tonumber(m[4]) or 0
+local member = true
+local draft = string.sub(ARGV[1], 1, -2) .. ',"expiresAt":' .. string.format('%d', tonumber(ARGV[3]) + ttl * 1000) .. '}'
 ${APPEND_BODY}
 return {c, ttl}`;
 
@@ -245,6 +269,9 @@ export class RedisStorage implements RelayStorage {
   private readonly prefix: string;
   /** Keys are compared in Redis as SHA-1 of this secret and the key (APPEND_IF_ALLOWED). */
   private readonly keySecret = randomBytes(16).toString('hex');
+  /** Digests of keys sent lately (keySecret's digests, for APPEND_IF_ALLOWED), forgotten when full. */
+  private readonly keyHashes = new Map<string, string>();
+  private readonly deadlines = new CommandDeadlines(COMMAND_TIMEOUT_MS);
 
   static async open(options: RedisStorageOptions): Promise<RedisStorage> {
     const client = connectTo(options.url);
@@ -395,12 +422,7 @@ export class RedisStorage implements RelayStorage {
     draft: Omit<MessageDraft, 'expiresAt'>,
     check: { key: string | undefined; idleMs: number },
   ): Promise<StoredMessage | undefined> {
-    const keyHash =
-      check.key === undefined
-        ? ''
-        : createHash('sha1')
-            .update(this.keySecret + check.key)
-            .digest('hex');
+    const keyHash = check.key === undefined ? '' : this.keyHash(check.key);
     const extra = [String(check.idleMs), this.keySecret, keyHash];
     const reply = await this.eval(APPEND_IF_ALLOWED, ...this.appendArgs(sessionId, draft, extra));
     if (!Array.isArray(reply)) return undefined;
@@ -410,6 +432,19 @@ export class RedisStorage implements RelayStorage {
       cursor: cursor as number,
       expiresAt: draft.createdAt + (ttl as number) * 1000,
     };
+  }
+
+  /** The key's keyed digest, remembered: a client sends the same key with every message. */
+  private keyHash(key: string): string {
+    let hash = this.keyHashes.get(key);
+    if (hash === undefined) {
+      hash = createHash('sha1')
+        .update(this.keySecret + key)
+        .digest('hex');
+      if (this.keyHashes.size >= KEY_HASHES_MAX) this.keyHashes.clear();
+      this.keyHashes.set(key, hash);
+    }
+    return hash;
   }
 
   private appendArgs(
@@ -437,10 +472,18 @@ export class RedisStorage implements RelayStorage {
     limit: number,
     now: number,
   ): Promise<StoredMessage[]> {
-    const members = await this.client.zRange(this.keys(sessionId).msgs, `(${after ?? 0}`, '+inf', {
-      BY: 'SCORE',
-      LIMIT: { offset: 0, count: limit },
-    });
+    const msgs = this.keys(sessionId).msgs;
+    const range = [
+      'ZRANGE',
+      msgs,
+      `(${after ?? 0}`,
+      '+inf',
+      'BYSCORE',
+      'LIMIT',
+      '0',
+      String(limit),
+    ];
+    const members = (await this.command(range)) as string[];
     const messages: StoredMessage[] = [];
     for (const member of members) {
       const colon = member.indexOf(':');
@@ -558,6 +601,7 @@ export class RedisStorage implements RelayStorage {
 
   async close(): Promise<void> {
     this.listeners.clear();
+    this.deadlines.close();
     for (const entry of this.watched.values()) clearTimeout(entry.linger);
     this.watched.clear();
     await Promise.allSettled([this.subscriber.close(), this.client.close()]);
@@ -586,10 +630,18 @@ export class RedisStorage implements RelayStorage {
       this.shas.set(script, sha);
     }
     try {
-      return (await this.client.evalSha(sha, { keys, arguments: args })) as Reply;
+      return await this.command(['EVALSHA', sha, String(keys.length), ...keys, ...args]);
     } catch (error) {
       if (!(error as Error).message.startsWith('NOSCRIPT')) throw error;
-      return (await this.client.eval(script, { keys, arguments: args })) as Reply;
+      return await this.command(['EVAL', script, String(keys.length), ...keys, ...args]);
     }
+  }
+
+  /**
+   * The hot path's commands (scripts, message reads): sent as they are, skipping the client's
+   * per-command parsing and its per-command timer; CommandDeadlines bounds them instead.
+   */
+  private command(args: string[]): Promise<Reply> {
+    return this.deadlines.track(this.client.sendCommand<Reply>(args, UNTIMED));
   }
 }

@@ -28,19 +28,18 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
   const relay = await createRelayApp(options);
   const { host, port: wantedPort } = relay.options;
   const honoListener = getRequestListener(relay.app.fetch, { hostname: host });
-  const server = createServer((request, response) => {
-    if (!relay.serveDirect(request, response)) void honoListener(request, response);
-  });
-
-  // Counted per response so shutdown can wait for the long-polls it just released.
+  // Counted per response so shutdown can wait for the long-polls it just released. One shared
+  // listener, not a closure per response: this runs on every request.
   let inFlight = 0;
   let drained: (() => void) | undefined;
-  server.on('request', (_request, response) => {
+  const responseClosed = (): void => {
+    inFlight--;
+    if (inFlight === 0) drained?.();
+  };
+  const server = createServer((request, response) => {
     inFlight++;
-    response.once('close', () => {
-      inFlight--;
-      if (inFlight === 0) drained?.();
-    });
+    response.on('close', responseClosed);
+    if (!relay.serveDirect(request, response)) void honoListener(request, response);
   });
 
   try {

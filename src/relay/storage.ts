@@ -97,11 +97,11 @@ export interface RelayStorage {
    */
   appendMessage(sessionId: string, draft: MessageDraft): Promise<StoredMessage | undefined>;
   /**
-   * Optional, for stores a round trip away: appendMessage in the same write as the checks a send
-   * makes first (live session, sender a member and not idle past `idleMs`, `key` the sender's
-   * when given), the message expiring a session ttl after createdAt. Undefined when any check
-   * did not pass plainly: the caller then runs them itself for the right error (nothing was
-   * written).
+   * Optional (Redis: one round trip; memory: no copy of the session): appendMessage in the same
+   * write as the checks a send makes first (live session, sender a member and not idle past
+   * `idleMs`, `key` the sender's when given), the message expiring a session ttl after
+   * createdAt. Undefined when any check did not pass plainly: the caller then runs them itself
+   * for the right error (nothing was written).
    */
   appendIfAllowed?(
     sessionId: string,

@@ -142,7 +142,7 @@ describeEachStore('storage contract', () => {
 
   it('appends after the send checks in one write where the store offers it, or writes nothing', async () => {
     const storage = await open();
-    if (!storage.appendIfAllowed) return; // Stores in this process answer the checks in Node.
+    if (!storage.appendIfAllowed) return; // Stores without it answer the checks in Node.
     const record = session({ creatorAgentId: 'alice', agents: [agent('alice'), agent('bob')] });
     await storage.createSession(record);
     const { sessionId } = record;

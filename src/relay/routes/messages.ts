@@ -23,8 +23,19 @@ export async function sendMessage(
   { service }: MessageDeps,
 ) {
   const agentId = requireAgentId(c);
-  const body = parseBody(SendRequest, await readBody());
+  const raw = await readBody();
+  const body = isPlainText(raw) ? raw : parseBody(SendRequest, raw);
   return service.send(sessionId, agentId, sessionKeyHeader(c), body);
+}
+
+/**
+ * `{"text": "…"}` with a non-empty text and nothing else: what nearly every send is, and what
+ * the schema would hand back unchanged, so it skips the schema's walk.
+ */
+function isPlainText(body: unknown): body is { text: string } {
+  if (typeof body !== 'object' || body === null) return false;
+  const text = (body as { text?: unknown }).text;
+  return typeof text === 'string' && text !== '' && Object.keys(body).length === 1;
 }
 
 /** A poll's answer body; the signal aborts when the client disconnects (frees a held poll). */
