@@ -11,7 +11,14 @@
  * reservation synced once per block of `seq`s, says where to resume (see takeSeq). The guard
  * may be lost (it is then rebuilt from the next messages, at worst missing a replay), so it is
  * written without a sync; a torn guard reads as none.
+ *
+ * Files are named by a hash of the session id, as read positions are: a path can reach an error
+ * message (a lock that stayed held), and a full session id must never. Earlier versions named
+ * them by the session id itself; what those left is still read (a guard to start from, `seq`s
+ * as a floor), never written.
  */
+
+import { createHash } from 'node:crypto';
 import {
   closeSync,
   fdatasyncSync,
@@ -63,6 +70,8 @@ export class E2eStateFiles {
   private buffer = Buffer.alloc(4096);
   /** Per numbering directory: the last `seq` this process took and the reservation it saw. */
   private readonly counters = new Map<string, { seq: number; reserved: number }>();
+  /** Per (session, agent): the floor the files of earlier layouts set (legacyFloor). */
+  private readonly legacyFloors = new Map<string, number>();
 
   constructor(storeDir: string) {
     this.dir = join(storeDir, 'e2e');
@@ -71,10 +80,29 @@ export class E2eStateFiles {
   /** The last `seq` used, or 0. */
   seq(sessionId: string, agentId: string): number {
     const dir = this.path(sessionId, agentId, 'seqs');
-    return Math.max(
-      current(dir)?.seq ?? 0,
-      legacySeq(this.path(sessionId, agentId, 'seq'))?.seq ?? 0,
-    );
+    return Math.max(current(dir)?.seq ?? 0, this.legacyFloor(sessionId, agentId));
+  }
+
+  /**
+   * The last `seq` the files of earlier layouts may have used, 0 when there are none: in the boot
+   * they were written in, their last `seq`; after a reboot, their reservation (a gap once rather
+   * than a reuse). They are no longer written, so this is read once per process.
+   */
+  private legacyFloor(sessionId: string, agentId: string): number {
+    const id = `${sessionId}\0${agentId}`;
+    let floor = this.legacyFloors.get(id);
+    if (floor === undefined) {
+      const named = (kind: string) =>
+        join(this.dir, [safe(sessionId), safe(agentId), kind].join('.'));
+      floor = 0;
+      for (const record of [legacySeq(named('seq')), current(named('seqs'))]) {
+        if (!record) continue;
+        const rebooted = record.reserved > 0 && !sameBoot(record.boot, bootMark());
+        floor = Math.max(floor, record.seq, rebooted ? record.reserved : 0);
+      }
+      this.legacyFloors.set(id, floor);
+    }
+    return floor;
   }
 
   /**
@@ -111,7 +139,10 @@ export class E2eStateFiles {
     }
     return this.locked(sessionId, agentId, () => {
       try {
-        return this.takeSeqLocked(sessionId, agentId, dir, Math.max(floor, known?.seq ?? 0));
+        return this.takeSeqLocked(
+          dir,
+          Math.max(floor, known?.seq ?? 0, this.legacyFloor(sessionId, agentId)),
+        );
       } catch (error) {
         throw stateError(this.dir, error);
       }
@@ -135,7 +166,7 @@ export class E2eStateFiles {
   }
 
   /** `takeSeq` under the lock: only renames by processes still inside their block race it. */
-  private takeSeqLocked(sessionId: string, agentId: string, dir: string, floor: number): number {
+  private takeSeqLocked(dir: string, floor: number): number {
     let empty = 0;
     for (let attempt = 0; attempt < MAX_SEQ_ATTEMPTS; attempt++) {
       const found = current(dir);
@@ -157,11 +188,10 @@ export class E2eStateFiles {
         continue;
       }
       empty = 0;
-      const stored = found ?? legacySeq(this.path(sessionId, agentId, 'seq'));
       const boot = bootMark();
-      const reserved = stored?.reserved ?? 0;
-      const rebooted = reserved > 0 && !sameBoot(stored?.boot ?? '', boot);
-      const last = Math.max(stored?.seq ?? 0, floor, rebooted ? reserved : 0);
+      const reserved = found?.reserved ?? 0;
+      const rebooted = reserved > 0 && !sameBoot(found?.boot ?? '', boot);
+      const last = Math.max(found?.seq ?? 0, floor, rebooted ? reserved : 0);
       const next = last + 1;
       const renew = rebooted || next > reserved;
       const reservation = renew ? { reserved: next + SEQ_BLOCK, boot } : { reserved, boot };
@@ -191,6 +221,15 @@ export class E2eStateFiles {
   /** The stored guard, or undefined when there is none (or it was torn by a crash). */
   guard(sessionId: string): StoredGuard | undefined {
     const path = this.guardPath(sessionId);
+    return (
+      this.withFile(path, false, (fd) => this.readGuard(path, fd).guard) ??
+      this.legacyGuard(sessionId)
+    );
+  }
+
+  /** The guard an earlier layout left under the session id's own name, if any. */
+  private legacyGuard(sessionId: string): StoredGuard | undefined {
+    const path = join(this.dir, `${safe(sessionId)}.guard`);
     return this.withFile(path, false, (fd) => this.readGuard(path, fd).guard);
   }
 
@@ -207,7 +246,7 @@ export class E2eStateFiles {
     this.ensureDir();
     return this.withFile(path, true, (fd) => {
       const { guard, size } = this.readGuard(path, fd);
-      const { next, result } = fn(guard);
+      const { next, result } = fn(size === 0 ? this.legacyGuard(sessionId) : guard);
       if (next) {
         let text = JSON.stringify(next);
         let bytes = Buffer.from(text, 'utf8');
@@ -282,12 +321,12 @@ export class E2eStateFiles {
 
   /** The guard judges what others sent: per session, whichever agent id this store speaks as. */
   private guardPath(sessionId: string): string {
-    return this.named(`${sessionId}\0guard`, () => `${safe(sessionId)}.guard`);
+    return this.named(`${sessionId}\0guard`, () => `${nameOf(sessionId)}.guard`);
   }
 
-  private path(sessionId: string, agentId: string, kind: 'seq' | 'seqs' | 'lock'): string {
+  private path(sessionId: string, agentId: string, kind: 'seqs' | 'lock'): string {
     return this.named(`${sessionId}\0${agentId}\0${kind}`, () =>
-      [safe(sessionId), safe(agentId), kind].join('.'),
+      [nameOf(sessionId), safe(agentId), kind].join('.'),
     );
   }
 
@@ -326,6 +365,11 @@ interface SeqRecord {
   reserved: number;
   /** The boot that reservation was written in. */
   boot: string;
+}
+
+/** A session's part of its file names: a hash, so no path can show the session id. */
+function nameOf(sessionId: string): string {
+  return createHash('sha256').update(sessionId).digest('hex').slice(0, 32);
 }
 
 /** Session ids are hex and agent ids letters, digits, - and _; anything else stays out. */

@@ -1,5 +1,14 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -7,6 +16,8 @@ import { E2eStateFiles } from '../../src/core/e2e-state-file.js';
 import { tempDir } from '../helpers/core.js';
 
 const SESSION = 'ab'.repeat(24);
+/** The session's part of its file names: a hash, never the id. */
+const NAME = createHash('sha256').update(SESSION).digest('hex').slice(0, 32);
 const run = promisify(execFile);
 
 /** A numbering file's content: the reservation and the boot it was written in. */
@@ -30,7 +41,7 @@ describe('the encryption state beside the store', () => {
     const dir = tempDir();
     const files = new E2eStateFiles(dir);
     for (let i = 0; i < 3; i++) files.takeSeq(SESSION, 'alice', 0);
-    const numbering = join(dir, 'e2e', `${SESSION}.alice.seqs`);
+    const numbering = join(dir, 'e2e', `${NAME}.alice.seqs`);
     expect(readdirSync(numbering)).toEqual(['3']);
     const { r, b } = reservation(join(numbering, '3'));
     expect(r).toBeGreaterThanOrEqual(3);
@@ -45,7 +56,7 @@ describe('the encryption state beside the store', () => {
   it('renews the reservation before a seq past it is used', () => {
     const dir = tempDir();
     const files = new E2eStateFiles(dir);
-    const numbering = join(dir, 'e2e', `${SESSION}.alice.seqs`);
+    const numbering = join(dir, 'e2e', `${NAME}.alice.seqs`);
     for (let seq = 1; seq <= 150; seq++) {
       expect(files.takeSeq(SESSION, 'alice', 0)).toBe(seq);
       expect(reservation(join(numbering, String(seq))).r).toBeGreaterThanOrEqual(seq);
@@ -70,7 +81,7 @@ describe('the encryption state beside the store', () => {
     const dir = tempDir();
     const files = new E2eStateFiles(dir);
     for (let i = 0; i < 5; i++) files.takeSeq(SESSION, 'alice', 0);
-    const numbering = join(dir, 'e2e', `${SESSION}.alice.seqs`);
+    const numbering = join(dir, 'e2e', `${NAME}.alice.seqs`);
     rmSync(join(numbering, '5'));
     // This process remembers 5; another one only has the store's floor.
     expect(files.takeSeq(SESSION, 'alice', 0)).toBe(6);
@@ -83,7 +94,7 @@ describe('the encryption state beside the store', () => {
     const dir = tempDir();
     const files = new E2eStateFiles(dir);
     files.takeSeq(SESSION, 'carol', 0);
-    const { b: boot } = reservation(join(dir, 'e2e', `${SESSION}.carol.seqs`, '1'));
+    const { b: boot } = reservation(join(dir, 'e2e', `${NAME}.carol.seqs`, '1'));
     const legacy = join(dir, 'e2e', `${SESSION}.alice.seq`);
     const earlier = join(dir, 'e2e', `${SESSION}.bob.seq`);
     writeFileSync(legacy, JSON.stringify({ s: 10, r: 74, b: boot }));
@@ -118,8 +129,49 @@ describe('the encryption state beside the store', () => {
     const guard = { through: '7', senders: [], notes: [] };
     files.updateGuard(SESSION, () => ({ next: guard, result: undefined }));
     expect(new E2eStateFiles(dir).guard(SESSION)).toEqual(guard);
-    writeFileSync(join(dir, 'e2e', `${SESSION}.guard`), '{"through":"7","sen');
+    writeFileSync(join(dir, 'e2e', `${NAME}.guard`), '{"through":"7","sen');
     expect(new E2eStateFiles(dir).guard(SESSION)).toBeUndefined();
+  });
+});
+
+describe('file names', () => {
+  it('never hold the session id, and what earlier versions named by it is still honoured', () => {
+    const dir = tempDir();
+    const earlier = new E2eStateFiles(dir);
+    // Make the directory, then plant what a version naming files by the session id left.
+    earlier.takeSeq(SESSION, 'carol', 0);
+    const { b: boot } = reservation(join(dir, 'e2e', `${NAME}.carol.seqs`, '1'));
+    const numbering = join(dir, 'e2e', `${SESSION}.alice.seqs`);
+    mkdirSync(numbering);
+    writeFileSync(join(numbering, '40'), JSON.stringify({ r: 100, b: boot }));
+    const guard = { through: '9', senders: [], notes: [] };
+    writeFileSync(join(dir, 'e2e', `${SESSION}.guard`), JSON.stringify(guard));
+
+    const files = new E2eStateFiles(dir);
+    expect(files.seq(SESSION, 'alice')).toBe(40);
+    expect(files.takeSeq(SESSION, 'alice', 0)).toBe(41);
+    expect(files.guard(SESSION)).toEqual(guard);
+    // The first write starts from the old guard and goes to the hashed name only.
+    const seen = files.updateGuard(SESSION, (current) => ({
+      next: { ...guard, through: '10' },
+      result: current,
+    }));
+    expect(seen).toEqual(guard);
+    expect(new E2eStateFiles(dir).guard(SESSION)).toEqual({ ...guard, through: '10' });
+    expect(JSON.parse(readFileSync(join(dir, 'e2e', `${SESSION}.guard`), 'utf8'))).toEqual(guard);
+
+    const written = readdirSync(join(dir, 'e2e')).filter((name) => !name.startsWith(`${SESSION}.`));
+    expect(written.length).toBeGreaterThan(0);
+    expect(written.join(' ')).not.toContain(SESSION);
+  });
+
+  it('after a reboot, skip past what an earlier layout had reserved', () => {
+    const dir = tempDir();
+    new E2eStateFiles(dir).takeSeq(SESSION, 'carol', 0);
+    const numbering = join(dir, 'e2e', `${SESSION}.alice.seqs`);
+    mkdirSync(numbering);
+    writeFileSync(join(numbering, '40'), JSON.stringify({ r: 100, b: 'id:an-earlier-boot' }));
+    expect(new E2eStateFiles(dir).takeSeq(SESSION, 'alice', 0)).toBe(101);
   });
 });
 
