@@ -2,10 +2,13 @@
  * Two builds' relays under benchmark 10's loads at the same time, for before/after figures on a
  * shared machine: both wait for the same cores, so the CPU each spends per request compares
  * fairly even when the machine's load moves between runs.
- * `node bench/paired-cpu.ts CHECKOUT_A CHECKOUT_B [memory|redis] [seconds] [rounds]`: each
+ * `node bench/paired-cpu.ts CHECKOUT_A CHECKOUT_B [memory|sqlite|redis] [seconds] [rounds]`: each
  * checkout runs its own dist/ (build both first); 32 connections per relay; relay processes'
  * CPU only (with redis, both share one redis-server under different key prefixes).
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { RedisServer } from '../test/relay/redis-server.ts';
 import { totalCpuMs } from './lib/cpu.ts';
@@ -15,17 +18,24 @@ import { filler } from './lib/util.ts';
 
 const [a, b, kind = 'memory', secondsArg = '3', roundsArg = '3'] = process.argv.slice(2);
 if (!a || !b) {
-  console.error('usage: node bench/paired-cpu.ts CHECKOUT_A CHECKOUT_B [memory|redis] [s] [n]');
+  console.error(
+    'usage: node bench/paired-cpu.ts CHECKOUT_A CHECKOUT_B [memory|sqlite|redis] [s] [n]',
+  );
   process.exit(2);
 }
 const checkouts = [a, b];
 const seconds = Number(secondsArg);
 const redis = kind === 'redis' ? await RedisServer.start() : undefined;
+const scratch = mkdtempSync(join(tmpdir(), 'nexus-paired-'));
 type RelayModule = typeof import('./lib/relay.ts');
 const relays: RelayChild[] = [];
 for (const [i, dir] of checkouts.entries()) {
   const { startRelayChild } = (await import(`${dir}/bench/lib/relay.ts`)) as RelayModule;
-  const store = redis ? { store: redis.url, redisKeyPrefix: `paired${i}:` } : { store: 'memory' };
+  const store = redis
+    ? { store: redis.url, redisKeyPrefix: `paired${i}:` }
+    : kind === 'sqlite'
+      ? { store: `sqlite:${join(scratch, `relay-${i}.db`)}` }
+      : { store: 'memory' };
   relays.push(await startRelayChild(store));
 }
 const https = relays.map((relay) => new RawHttp(relay.url));
@@ -65,4 +75,5 @@ try {
   for (const http of https) await http.close();
   for (const relay of relays) await relay.close();
   await redis?.stop();
+  rmSync(scratch, { recursive: true, force: true });
 }

@@ -1,6 +1,6 @@
 import { LocalStorageBase } from './local-storage-base.js';
 import { MessageLog } from './message-log.js';
-import { keysMatch } from './secrets.js';
+import { type SendCheck, sendAllowed } from './send-check.js';
 import type {
   AddAgentResult,
   AgentRecord,
@@ -126,19 +126,11 @@ export class MemoryStorage extends LocalStorageBase implements RelayStorage {
   async appendIfAllowed(
     sessionId: string,
     draft: Omit<MessageDraft, 'expiresAt'>,
-    check: { key: string | undefined; idleMs: number },
+    check: SendCheck,
   ): Promise<StoredMessage | undefined> {
     const entry = this.sessions.get(sessionId);
     const at = draft.createdAt;
-    if (!entry || entry.session.expiresAt <= at) return undefined;
-    const sender = entry.agents.get(draft.agentId);
-    if (!sender) return undefined;
-    const idle =
-      check.idleMs > 0 &&
-      draft.agentId !== entry.session.creatorAgentId &&
-      sender.lastSeenAt + check.idleMs <= at;
-    if (idle) return undefined;
-    if (check.key !== undefined && !keysMatch(sender.sessionKey, check.key)) return undefined;
+    if (!entry || !sendAllowed(entry, draft.agentId, at, check)) return undefined;
     const expiresAt = at + entry.session.ttlSeconds * 1000;
     return this.append(sessionId, entry, { ...draft, expiresAt, cursor: 0 });
   }

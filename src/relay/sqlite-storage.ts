@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { loadSqlite } from './load-sqlite.js';
 import { LocalStorageBase } from './local-storage-base.js';
+import { type SendCheck, sendAllowed } from './send-check.js';
 import { SqliteCheckpointer } from './sqlite-checkpointer.js';
 import { GroupCommit } from './sqlite-group-commit.js';
 import {
@@ -403,6 +404,21 @@ export class SqliteStorage extends LocalStorageBase implements RelayStorage {
       });
       return message;
     });
+  }
+
+  /**
+   * A send's checks on the cached session and its append in one synchronous step (no copy of
+   * the session, as getSession makes): storage.ts, appendIfAllowed.
+   */
+  async appendIfAllowed(
+    sessionId: string,
+    draft: Omit<MessageDraft, 'expiresAt'>,
+    check: SendCheck,
+  ): Promise<StoredMessage | undefined> {
+    const entry = this.entry(sessionId);
+    if (!entry || !sendAllowed(entry, draft.agentId, draft.createdAt, check)) return undefined;
+    const expiresAt = draft.createdAt + entry.session.ttlSeconds * 1000;
+    return this.appendMessage(sessionId, { ...draft, expiresAt });
   }
 
   async readMessages(
