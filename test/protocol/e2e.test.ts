@@ -93,7 +93,16 @@ describe('base32', () => {
       fc.property(fc.uint8Array({ maxLength: 600 }), (bytes) => {
         const text = base32Encode(bytes);
         expect(text).toMatch(/^[a-z2-7]*$/);
-        expect(base32Decode(text)).toEqual(bytes);
+        const decoded = base32Decode(text);
+        expect(decoded && Uint8Array.from(decoded)).toEqual(bytes);
+      }),
+    );
+  });
+
+  it('decodes from an offset as it decodes the rest of the string', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 12 }), fc.string({ maxLength: 80 }), (prefix, rest) => {
+        expect(base32Decode(prefix + rest, prefix.length)).toEqual(base32Decode(rest));
       }),
     );
   });

@@ -32,15 +32,19 @@ export function base32Encode(bytes: Uint8Array): string {
 /** Lengths mod 8 that a whole number of bytes can produce (1, 3 and 6 cannot). */
 const VALID_TAIL = new Set([0, 2, 4, 5, 7]);
 
-export function base32Decode(text: string): Uint8Array | null {
-  if (!VALID_TAIL.has(text.length % 8)) return null;
-  const out = new Uint8Array(Math.floor((text.length * 5) / 8));
+/**
+ * Decodes `text` from index `start` on (an envelope's base32 follows its prefix: no copy of the
+ * rest of the string is made). A Buffer, so callers read it without wrapping it again.
+ */
+export function base32Decode(text: string, start = 0): Buffer | null {
+  const length = text.length - start;
+  if (length < 0 || !VALID_TAIL.has(length % 8)) return null;
+  const out = Buffer.alloc(Math.floor((length * 5) / 8));
   let index = 0;
   // Whole groups of 8 characters are 5 bytes: decoded a group at a time (an envelope is
   // hundreds of groups), the tail bit by bit below.
-  const groups = text.length >> 3;
-  for (let g = 0; g < groups; g++) {
-    const i = g << 3;
+  const end = start + (length & ~7);
+  for (let i = start; i < end; i += 8) {
     const v0 = value(text.charCodeAt(i));
     const v1 = value(text.charCodeAt(i + 1));
     const v2 = value(text.charCodeAt(i + 2));
@@ -58,7 +62,7 @@ export function base32Decode(text: string): Uint8Array | null {
   }
   let buffer = 0;
   let bits = 0;
-  for (let i = groups << 3; i < text.length; i++) {
+  for (let i = end; i < text.length; i++) {
     const v = value(text.charCodeAt(i));
     if (v < 0) return null;
     buffer = ((buffer << 5) | v) & 0xffff;

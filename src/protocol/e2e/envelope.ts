@@ -271,9 +271,8 @@ const MIN_V1_BYTES = HEADER_BYTES + E2E_COMMIT_BYTES + PAD_BLOCK + TAG_BYTES;
 /** Decrypts one envelope, checking in the order E2E.md fixes. Never throws for bad input. */
 export function openEnvelope(input: OpenInput): OpenResult {
   if (!isEnvelopeText(input.text)) return { ok: false, error: 'malformed' };
-  const raw = base32Decode(input.text.slice(ENVELOPE_PREFIX.length));
-  if (!raw || raw.length === 0) return { ok: false, error: 'malformed' };
-  const bytes = Buffer.from(raw.buffer, raw.byteOffset, raw.length);
+  const bytes = base32Decode(input.text, ENVELOPE_PREFIX.length);
+  if (!bytes || bytes.length === 0) return { ok: false, error: 'malformed' };
   if (bytes[0] !== E2E_VERSION) return { ok: false, error: 'unsupported_version' };
   if (bytes.length < MIN_V1_BYTES || (bytes.length - MIN_V1_BYTES) % PAD_BLOCK !== 0) {
     return { ok: false, error: 'malformed' };
@@ -285,7 +284,7 @@ export function openEnvelope(input: OpenInput): OpenResult {
   // A high word past 2^21 - 1 is beyond MAX_SAFE_INTEGER.
   if (!kind || seq < 1 || high > MAX_SEQ_HIGH) return { ok: false, error: 'malformed' };
   if (!input.key) return { ok: false, error: 'no_key' };
-  if (!timingSafeEqual(header.subarray(2, 6), input.key.keyId())) {
+  if (!input.key.hasKeyId(header.subarray(2, 6))) {
     return { ok: false, error: 'wrong_key' };
   }
   const salt = header.subarray(14, 30);

@@ -3,7 +3,7 @@
  * link) gives `K_root` and a 4-byte `key_id`; every message gets its own AES key and a key
  * commitment from `K_root` and a fresh 16-byte salt.
  */
-import { hash, hkdfSync, randomBytes } from 'node:crypto';
+import { hash, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { inspect } from 'node:util';
 
 export const E2E_SECRET_BYTES = 32;
@@ -87,6 +87,11 @@ export class E2eKey {
   /** Public: it travels in every envelope header. */
   keyId(): Buffer {
     return Buffer.from(this.#keyId);
+  }
+
+  /** Whether `bytes` is this key's id: an opened envelope's check, without a copy of the id. */
+  hasKeyId(bytes: Uint8Array): boolean {
+    return bytes.length === this.#keyId.length && timingSafeEqual(bytes, this.#keyId);
   }
 
   /** `K_root`, for tests and secret scans that must look for derived keys too. */
