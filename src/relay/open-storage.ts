@@ -1,7 +1,7 @@
 import { dirname } from 'node:path';
 import { MemoryStorage } from './memory-storage.js';
 import type { ResolvedRelayOptions } from './options.js';
-import { isRedisUnavailable, RedisStorage } from './redis-storage.js';
+import { isRedisTimeout, isRedisUnavailable, RedisStorage } from './redis-storage.js';
 import { importSessionsJson } from './sessions-json-import.js';
 import { isSqliteWriteFailure, SqliteStorage } from './sqlite-storage.js';
 import type { RelayStorage } from './storage.js';
@@ -46,6 +46,9 @@ export function describeStore(options: ResolvedRelayOptions): string {
  * 503 with Retry-After, logged in one line without a stack); undefined for any other error.
  */
 export function storeUnavailable(error: unknown): string | undefined {
+  if (isRedisTimeout(error)) {
+    return "The relay's store did not answer in time, so what was asked may still take effect: try again in a few seconds, and after a send, poll first to see whether it arrived.";
+  }
   if (isRedisUnavailable(error))
     return "The relay's store is unreachable: try again in a few seconds.";
   if (isSqliteWriteFailure(error)) {

@@ -1,4 +1,4 @@
-import { ConnectionTimeoutError } from '@redis/client';
+import { TimeoutError } from '@redis/client';
 
 /**
  * Fails a Redis command left unanswered for `timeoutMs` (to within a second) as the store being
@@ -16,7 +16,7 @@ export class CommandDeadlines {
     this.timer.unref();
   }
 
-  /** `command`'s outcome, or a ConnectionTimeoutError once it is overdue. */
+  /** `command`'s outcome, or a TimeoutError (as the client's own) once it is overdue. */
   track<T>(command: Promise<T>): Promise<T> {
     const bucket = this.buckets[0] as Set<(error: Error) => void>;
     return new Promise<T>((resolve, reject) => {
@@ -43,6 +43,6 @@ export class CommandDeadlines {
     // A bucket's commands were sent between `length − 1` and `length` seconds ago.
     if (this.buckets.length <= Math.ceil(this.timeoutMs / 1_000) + 1) return;
     const overdue = this.buckets.pop() as Set<(error: Error) => void>;
-    for (const reject of overdue) reject(new ConnectionTimeoutError());
+    for (const reject of overdue) reject(new TimeoutError());
   }
 }

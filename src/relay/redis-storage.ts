@@ -5,6 +5,7 @@ import {
   ConnectionTimeoutError,
   createClient,
   SocketClosedUnexpectedlyError,
+  TimeoutError,
 } from '@redis/client';
 import { CommandDeadlines } from './redis-deadlines.js';
 import type {
@@ -28,13 +29,23 @@ function connectTo(url: string) {
   return createClient({ url, disableOfflineQueue: true });
 }
 
+/**
+ * A command Redis did not answer in time: it may still run there, so a write it carried may
+ * have been kept.
+ */
+export function isRedisTimeout(error: unknown): boolean {
+  return error instanceof TimeoutError;
+}
+
 /** Whether an error means the Redis store is unreachable right now (not a bug in the relay). */
 export function isRedisUnavailable(error: unknown): boolean {
   return (
     error instanceof ClientOfflineError ||
     error instanceof ClientClosedError ||
     error instanceof SocketClosedUnexpectedlyError ||
-    error instanceof ConnectionTimeoutError
+    error instanceof ConnectionTimeoutError ||
+    // A command the client gave up on (the paths outside command()'s own deadlines).
+    error instanceof TimeoutError
   );
 }
 type Client = ReturnType<typeof connectTo>;
@@ -51,8 +62,9 @@ const UNWATCH_LINGER_MS = 30_000;
 const COMMAND_TIMEOUT_MS = 5_000;
 /** For command(): CommandDeadlines times these out, not the client. */
 const UNTIMED = { timeout: 0 };
-/** At most this many key digests are remembered (see keyHash). */
+/** At most this many key digests are remembered (see keyHash), of keys at most this long. */
 const KEY_HASHES_MAX = 10_000;
+const MAX_REMEMBERED_KEY_CHARS = 128;
 /** Claimed and expired pair codes still answer for an hour (the service's retention). */
 const PAIR_RETENTION_MS = 60 * 60 * 1000;
 
@@ -89,8 +101,6 @@ local ttl = ARGV[2]
 if ttl == '' then ttl = redis.call('HGET', KEYS[1], 'ttl') else redis.call('HSET', KEYS[1], 'ttl', ttl) end
 local px = tonumber(ttl) * 1000 + tonumber(ARGV[4])
 redis.call('HSET', KEYS[1], 'expires', tonumber(ARGV[1]) + tonumber(ttl) * 1000)
--- Before the first message there is no msgs key to expire: APPEND must still give it its TTL.
-if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('HSET', KEYS[1], 'pexp', tonumber(ARGV[1]) + px) end
 if redis.call('HEXISTS', KEYS[2], ARGV[3]) == 1 then redis.call('HSET', KEYS[3], ARGV[3], ARGV[1]) end
 for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], px) end
 return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[3])}`;
@@ -115,10 +125,11 @@ return redis.call('HDEL', KEYS[1], ARGV[1])`;
 
 /**
  * Appends: KEYS meta, msgs, channel, agents, seen; ARGV draft JSON, cap, at, agent, grace; the
- * script first sets draft, ttl, pexp (meta's `pexp`) and member (whether the sender is one).
- * `pexp` is when the four keys' Redis TTLs run out at the earliest, set wherever all four get
- * one (here, and TOUCH once msgs exists): they are pushed out only when that would move by a
- * second or more, not on every send. Unset until the first message, so msgs gets its TTL.
+ * script first sets draft, ttl and member (whether the sender is one). The four keys' Redis TTLs
+ * are pushed out only when that would move them by a second or more, not on every send, judged
+ * by msgs' remaining TTL on Redis's own clock (every place that sets one TTL sets all four; a
+ * new msgs has none, -1, so the first message gives it one). Judging by the relays' clocks
+ * instead would let one relay whose clock is ahead hold off the others' push-outs.
  */
 const APPEND_BODY = `
 local at = tonumber(ARGV[3])
@@ -126,8 +137,8 @@ local c = redis.call('HINCRBY', KEYS[1], 'cursor', 1)
 redis.call('ZADD', KEYS[2], c, c .. ':' .. draft)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', c - tonumber(ARGV[2]))
 local px = ttl * 1000 + tonumber(ARGV[5])
-if at + px - pexp >= 1000 then
-  redis.call('HSET', KEYS[1], 'expires', at + ttl * 1000, 'pexp', at + px)
+if px - redis.call('PTTL', KEYS[2]) >= 1000 then
+  redis.call('HSET', KEYS[1], 'expires', at + ttl * 1000)
   redis.call('PEXPIRE', KEYS[1], px)
   redis.call('PEXPIRE', KEYS[2], px)
   redis.call('PEXPIRE', KEYS[4], px)
@@ -139,11 +150,10 @@ if member then redis.call('HSET', KEYS[5], ARGV[4], ARGV[3]) end
 redis.call('SPUBLISH', KEYS[3], c)`;
 
 const APPEND = `
-local m = redis.call('HMGET', KEYS[1], 'ttl', 'pexp')
-if not m[1] then return false end
+local ttl = redis.call('HGET', KEYS[1], 'ttl')
+if not ttl then return false end
 local draft = ARGV[1]
-local ttl = tonumber(m[1])
-local pexp = tonumber(m[2]) or 0
+ttl = tonumber(ttl)
 local member = redis.call('HEXISTS', KEYS[4], ARGV[4]) == 1
 ${APPEND_BODY}
 return c`;
@@ -155,7 +165,7 @@ return c`;
  * says nothing about the stored key.
  */
 const APPEND_IF_ALLOWED = `
-local m = redis.call('HMGET', KEYS[1], 'ttl', 'expires', 'creator', 'pexp')
+local m = redis.call('HMGET', KEYS[1], 'ttl', 'expires', 'creator')
 if not m[1] then return false end
 if tonumber(m[2]) <= tonumber(ARGV[3]) then return false end
 local agent = redis.call('HGET', KEYS[4], ARGV[4])
@@ -169,7 +179,6 @@ if idle > 0 and m[3] ~= ARGV[4] then
 end
 if ARGV[8] ~= '' and redis.sha1hex(ARGV[7] .. stored) ~= ARGV[8] then return false end
 local ttl = tonumber(m[1])
-local pexp = tonumber(m[4]) or 0
 local member = true
 local draft = string.sub(ARGV[1], 1, -2) .. ',"expiresAt":' .. string.format('%d', tonumber(ARGV[3]) + ttl * 1000) .. '}'
 ${APPEND_BODY}
@@ -426,6 +435,8 @@ export class RedisStorage implements RelayStorage {
     const extra = [String(check.idleMs), this.keySecret, keyHash];
     const reply = await this.eval(APPEND_IF_ALLOWED, ...this.appendArgs(sessionId, draft, extra));
     if (!Array.isArray(reply)) return undefined;
+    // Only a key the script accepted is remembered: a stranger's guesses never fill the map.
+    if (check.key !== undefined) this.rememberKeyHash(check.key, keyHash);
     const [cursor, ttl] = reply as number[];
     return {
       ...draft,
@@ -434,17 +445,21 @@ export class RedisStorage implements RelayStorage {
     };
   }
 
-  /** The key's keyed digest, remembered: a client sends the same key with every message. */
+  /** The key's keyed digest; remembered once accepted: a client sends one key with every message. */
   private keyHash(key: string): string {
-    let hash = this.keyHashes.get(key);
-    if (hash === undefined) {
-      hash = createHash('sha1')
+    return (
+      this.keyHashes.get(key) ??
+      createHash('sha1')
         .update(this.keySecret + key)
-        .digest('hex');
-      if (this.keyHashes.size >= KEY_HASHES_MAX) this.keyHashes.clear();
-      this.keyHashes.set(key, hash);
-    }
-    return hash;
+        .digest('hex')
+    );
+  }
+
+  /** Keys the relay hands out are 64 hex characters; nothing longer is ever held. */
+  private rememberKeyHash(key: string, hash: string): void {
+    if (key.length > MAX_REMEMBERED_KEY_CHARS || this.keyHashes.has(key)) return;
+    if (this.keyHashes.size >= KEY_HASHES_MAX) this.keyHashes.clear();
+    this.keyHashes.set(key, hash);
   }
 
   private appendArgs(

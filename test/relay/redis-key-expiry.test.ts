@@ -1,7 +1,7 @@
 import { createClient } from '@redis/client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { RedisStorage } from '../../src/relay/redis-storage.js';
 import { RedisServer } from './redis-server.js';
+import { storeWithSession } from './redis-session.js';
 
 let redis: RedisServer;
 beforeAll(async () => {
@@ -20,26 +20,11 @@ const KEYS = ['meta', 'agents', 'seen', 'msgs'] as const;
  */
 it('keeps every key of a session alive past its expiry, the message key from its first send', async () => {
   const prefix = 'ttl-test:';
-  const storage = await RedisStorage.open({
-    url: redis.url,
-    maxMessagesPerSession: 100,
-    keyPrefix: prefix,
-    log: () => undefined,
-  });
+  const sessionId = 'e'.repeat(48);
+  const storage = await storeWithSession(redis.url, prefix, sessionId);
   const client = createClient({ url: redis.url });
   await client.connect();
   try {
-    const sessionId = 'e'.repeat(48);
-    const now = Date.now();
-    await storage.createSession({
-      sessionId,
-      ttlSeconds: 600,
-      maxAgents: 5,
-      createdAt: now,
-      expiresAt: now + 600_000,
-      lastCursor: 0,
-      agents: [{ agentId: 'alice', sessionKey: 'k'.repeat(64), joinedAt: now, lastSeenAt: now }],
-    });
     // Every key lives at least until the session's expiry plus most of the grace.
     const expectKeysOutlive = async (): Promise<void> => {
       const session = await storage.getSession(sessionId);
@@ -70,6 +55,37 @@ it('keeps every key of a session alive past its expiry, the message key from its
     await expectKeysOutlive();
     const pttl = await client.pTTL(`${prefix}{${sessionId}}:msgs`);
     expect(pttl).toBeLessThanOrEqual(60_000 + GRACE_MS);
+  } finally {
+    await client.close();
+    await storage.close();
+  }
+});
+
+it("judges a push-out by Redis's own clock, so a relay whose clock runs ahead cannot hold off the others'", async () => {
+  const prefix = 'ttl-skew:';
+  const sessionId = 'f'.repeat(48);
+  const storage = await storeWithSession(redis.url, prefix, sessionId);
+  const client = createClient({ url: redis.url });
+  await client.connect();
+  try {
+    const check = { key: undefined, idleMs: 0 };
+    const draft = (text: string, at: number) => ({
+      id: `msg_${text}`,
+      agentId: 'alice',
+      text,
+      verified: false,
+      createdAt: at,
+    });
+    // A relay 90 s ahead sends once; then, as if much time had passed, the keys are near their end.
+    await storage.appendIfAllowed(sessionId, draft('ahead', Date.now() + 90_000), check);
+    for (const key of KEYS) await client.pExpire(`${prefix}{${sessionId}}:${key}`, 30_000);
+    // A relay on the true time sends: the keys must again outlive the session it reports.
+    await storage.appendIfAllowed(sessionId, draft('true', Date.now()), check);
+    const left = ((await storage.getSession(sessionId))?.expiresAt ?? 0) - Date.now();
+    for (const key of KEYS) {
+      const pttl = await client.pTTL(`${prefix}{${sessionId}}:${key}`);
+      expect(pttl, key).toBeGreaterThanOrEqual(left + GRACE_MS - 2_000);
+    }
   } finally {
     await client.close();
     await storage.close();
