@@ -125,11 +125,10 @@ export class E2eSessions {
   open(session: StoredSession, messages: readonly Message[]): InboxMessage[] {
     const opener = this.opener(session, messages);
     if (Array.isArray(opener)) return opener;
-    // Judged unlocked first: a re-read that changes nothing takes no lock.
-    const read = this.files.guard(session.sessionId);
-    const outcome = opener.run(read);
-    if (!outcome.changed) return opener.noted(outcome);
-    return this.store.movePosition(session, () => ({ result: opener.settle(read, outcome) }));
+    // Read under the lock too: the guard is written in place, and a read made during another
+    // process's write can parse as a valid guard that lacks the note it was writing (a replay
+    // would then show as fresh).
+    return this.store.movePosition(session, () => ({ result: opener.settle() }));
   }
 
   /**
@@ -158,26 +157,19 @@ export class E2eSessions {
     // into refusals) by posting envelopes; those show as placeholders, nothing is stored.
     if (!current) return messages.map(unopened);
     const key = this.keyOf(current);
-    const run = (stored: StoredGuard | undefined) => {
-      const before = stored ?? current.guard;
-      const opened = openBatch(session, current, key, before, messages);
-      // The guard only changes by judging a message past its `through`, which moves it.
-      return { ...opened, changed: opened.guard.through !== before.through };
-    };
-    type Outcome = ReturnType<typeof run>;
-    const noted = (final: Outcome) => {
+    /** Under the read-position lock: judges the batch from the guard as it stands then. */
+    const settle = (): InboxMessage[] => {
+      const final = this.files.updateGuard(session.sessionId, (stored) => {
+        const before = stored ?? current.guard;
+        const opened = openBatch(session, current, key, before, messages);
+        // The guard only changes by judging a message past its `through`, which moves it.
+        const changed = opened.guard.through !== before.through;
+        return { ...(changed && { next: opened.guard }), result: opened };
+      });
       if (!sameNotes(final.record, current)) this.remember(session, final.record);
       return final.messages;
     };
-    /** Under the read-position lock; `outcome` judged from `read` is kept if no one wrote since. */
-    const settle = (read?: StoredGuard, outcome?: Outcome) =>
-      noted(
-        this.files.updateGuard(session.sessionId, (fresh) => {
-          const final = outcome && fresh === read ? outcome : run(fresh);
-          return { ...(final.changed && { next: final.guard }), result: final };
-        }),
-      );
-    return { run, noted, settle };
+    return { settle };
   }
 
   /** Members seen and a key id noticed: rare changes, kept in the store beside the key. */

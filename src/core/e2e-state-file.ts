@@ -10,7 +10,10 @@
  * `seq` must never be used twice, even after a power cut: the numbering file's content, a
  * reservation synced once per block of `seq`s, says where to resume (see takeSeq). The guard
  * may be lost (it is then rebuilt from the next messages, at worst missing a replay), so it is
- * written without a sync; a torn guard reads as none.
+ * written without a sync. It is written in place, so it is read under the same lock it is
+ * written under: a read made during another process's write can parse as a valid guard that
+ * lacks what that write added. A guard torn by a crash mid-write reads as none when it no longer
+ * parses.
  *
  * Files are named by a hash of the session id, as read positions are: a path can reach an error
  * message (a lock that stayed held), and a full session id must never. Earlier versions named
@@ -125,7 +128,10 @@ export class E2eStateFiles {
   takeSeq(sessionId: string, agentId: string, floor: number): number {
     const dir = this.path(sessionId, agentId, 'seqs');
     const known = this.counters.get(dir);
-    if (known && known.seq < known.reserved) {
+    // Unlocked only where a rename of a name two processes race for succeeds once (POSIX). On
+    // Windows libuv renames through a handle it opened first, so two renames of one name could
+    // both succeed: there every take is made under the lock.
+    if (known && known.seq < known.reserved && !RENAME_TAKES_LOCK) {
       const next = known.seq + 1;
       try {
         renameSync(join(dir, String(known.seq)), join(dir, String(next)));
@@ -218,7 +224,10 @@ export class E2eStateFiles {
     );
   }
 
-  /** The stored guard, or undefined when there is none (or it was torn by a crash). */
+  /**
+   * The stored guard, or undefined when there is none (or it was torn by a crash). Hold the
+   * session's read-position lock (see the note at the top).
+   */
   guard(sessionId: string): StoredGuard | undefined {
     const path = this.guardPath(sessionId);
     return (
@@ -341,6 +350,9 @@ export class E2eStateFiles {
     return path;
   }
 }
+
+/** Where `seq`s are always taken under the lock (see takeSeq). */
+const RENAME_TAKES_LOCK = process.platform === 'win32';
 
 /** For a short wait between looks at a numbering file that Windows reports busy. */
 const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
