@@ -1,6 +1,12 @@
+import {
+  copySession,
+  type HeldSession,
+  holdSession,
+  type SendCheck,
+  sendAllowed,
+} from './held-session.js';
 import { LocalStorageBase } from './local-storage-base.js';
 import { MessageLog } from './message-log.js';
-import { type SendCheck, sendAllowed } from './send-check.js';
 import type {
   AddAgentResult,
   AgentRecord,
@@ -19,18 +25,9 @@ export interface MemoryStorageOptions {
   maxMessagesPerSession: number;
 }
 
-interface Entry {
-  session: SessionRecord;
-  agents: Map<string, AgentRecord>;
+interface Entry extends HeldSession {
   messages: MessageLog;
   owner: string | undefined;
-}
-
-function copySession(entry: Entry): SessionRecord {
-  return {
-    ...entry.session,
-    agents: [...entry.agents.values()].map((agent) => ({ ...agent })),
-  };
 }
 
 /**
@@ -51,10 +48,8 @@ export class MemoryStorage extends LocalStorageBase implements RelayStorage {
     if (owner && this.liveSessionsOf(owner.address, session.createdAt) >= owner.maxSessions) {
       return 'limit';
     }
-    const { agents, ...rest } = session;
     this.sessions.set(session.sessionId, {
-      session: { ...rest, agents: [] },
-      agents: new Map(agents.map((agent) => [agent.agentId, { ...agent }])),
+      ...holdSession(session),
       messages: new MessageLog(),
       owner: owner?.address,
     });

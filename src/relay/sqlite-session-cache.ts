@@ -1,4 +1,5 @@
-import type { AgentRecord, SessionRecord, StoredMessage } from './storage.js';
+import { type HeldSession, holdSession } from './held-session.js';
+import type { SessionRecord, StoredMessage } from './storage.js';
 
 /** At most this many sessions are held; past it the least recently used go (second chance). */
 export const MAX_CACHED_SESSIONS = 1_000;
@@ -11,10 +12,7 @@ const CACHED_MESSAGE_CHARS = 32 * 1024;
  * One session as stored, held in memory by the SQLite store (which owns its file: nothing else
  * writes it), with its most recent messages.
  */
-export interface CachedSession {
-  /** Without agents (they are in `agents`). */
-  session: SessionRecord;
-  agents: Map<string, AgentRecord>;
+export interface CachedSession extends HeldSession {
   /** Consecutive cursors, oldest first: every message above `floor` up to lastCursor. */
   messages: StoredMessage[];
   /** Messages at or below this cursor are not held here: reads reaching them go to SQL. */
@@ -40,10 +38,8 @@ function sizeOf(message: StoredMessage): number {
  * the first poll that needs them (fillOlder), not by every status read or sweep that loads it.
  */
 export function cachedSession(record: SessionRecord): CachedSession {
-  const { agents, ...rest } = record;
   return {
-    session: { ...rest, agents: [] },
-    agents: new Map(agents.map((agent) => [agent.agentId, { ...agent }])),
+    ...holdSession(record),
     messages: [],
     floor: record.lastCursor,
     committed: record.lastCursor,
@@ -63,14 +59,6 @@ export function fillOlder(entry: CachedSession, older: StoredMessage[], window: 
   entry.chars += older.reduce((sum, message) => sum + sizeOf(message), 0);
   entry.floor -= window;
   trimWindow(entry, window);
-}
-
-/** A copy: changing it changes nothing held. */
-export function copySession(entry: CachedSession): SessionRecord {
-  return {
-    ...entry.session,
-    agents: [...entry.agents.values()].map((agent) => ({ ...agent })),
-  };
 }
 
 /** Appends the newest message (cursor lastCursor) and lets the oldest go past the window. */

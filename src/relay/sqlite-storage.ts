@@ -1,16 +1,15 @@
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { copySession, type SendCheck, sendAllowed } from './held-session.js';
 import { loadSqlite } from './load-sqlite.js';
 import { LocalStorageBase } from './local-storage-base.js';
-import { type SendCheck, sendAllowed } from './send-check.js';
 import { SqliteCheckpointer } from './sqlite-checkpointer.js';
 import { GroupCommit } from './sqlite-group-commit.js';
 import {
   CACHED_MESSAGES,
   type CachedSession,
   cachedSession,
-  copySession,
   fillOlder,
   heldMessagesAfter,
   holdMessage,
