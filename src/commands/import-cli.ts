@@ -9,7 +9,13 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { clientError, mapLimit, type SessionManager, validateAlias } from '../core/index.js';
-import { isAgentId, isCursor, isSessionId, normalizeServerUrl } from '../protocol/index.js';
+import {
+  isAgentId,
+  isCursor,
+  isSessionId,
+  normalizeServerUrl,
+  parseJsonText,
+} from '../protocol/index.js';
 
 function defaultShellClientDir(): string {
   return join(homedir(), '.config', 'messaging');
@@ -250,12 +256,7 @@ function readAliases(path: string): Map<string, string> {
   const bySession = new Map<string, string>();
   const text = readText(path);
   if (!text) return bySession;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return bySession;
-  }
+  const parsed = parseJsonText(text);
   if (!parsed || typeof parsed !== 'object') return bySession;
   for (const [key, value] of Object.entries(parsed)) {
     if (typeof value !== 'string') continue;

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { CURSOR_PATTERN } from '../protocol/index.js';
+import { CURSOR_PATTERN, parseJsonText } from '../protocol/index.js';
 import { clientError } from './errors.js';
 import { withFileLock } from './file-lock.js';
 import { OpenFiles } from './open-files.js';
@@ -144,12 +144,7 @@ function encode(position: ReadPosition): string {
 }
 
 function decode(text: string): ReadPosition | undefined {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
+  const raw = parseJsonText(text);
   if (!raw || typeof raw !== 'object') return undefined;
   const { c, r, u } = raw as { c?: unknown; r?: unknown; u?: unknown };
   if (typeof c !== 'string' || !CURSOR_PATTERN.test(c)) return undefined;

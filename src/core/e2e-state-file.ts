@@ -40,6 +40,7 @@ import { uptime } from 'node:os';
 import { join } from 'node:path';
 import type { E2eSessionRecord } from '../protocol/e2e/index.js';
 import { E2eSessionRecord as RecordSchema } from '../protocol/e2e/index.js';
+import { parseJsonText } from '../protocol/index.js';
 import { clientError } from './errors.js';
 import { withFileLock } from './file-lock.js';
 import { OpenFiles } from './open-files.js';
@@ -474,13 +475,11 @@ function legacySeq(path: string): SeqRecord | undefined {
 }
 
 function parseRecord(text: string): { s?: unknown; r: number; b: string } | undefined {
-  try {
-    const { s, r, b } = JSON.parse(text) as Record<string, unknown>;
-    if (Number.isSafeInteger(r) && typeof b === 'string') return { s, r: r as number, b };
-  } catch {
-    // never written, or torn: no reservation (the floor and the name still apply)
-  }
-  return undefined;
+  // Never written, or torn: no reservation (the floor and the name still apply).
+  const value = parseJsonText(text);
+  if (!value || typeof value !== 'object') return undefined;
+  const { s, r, b } = value as Record<string, unknown>;
+  return Number.isSafeInteger(r) && typeof b === 'string' ? { s, r: r as number, b } : undefined;
 }
 
 let boot: string | undefined;

@@ -34,7 +34,7 @@ import { join } from 'node:path';
 import envPaths from 'env-paths';
 import { z } from 'zod';
 import { E2eSessionRecord } from '../protocol/e2e/index.js';
-import { CURSOR_PATTERN, maxCursor } from '../protocol/index.js';
+import { CURSOR_PATTERN, maxCursor, parseJsonText } from '../protocol/index.js';
 import { type Clock, isoNow, systemClock } from './clock.js';
 import { CursorFiles, type ReadPosition } from './cursor-file.js';
 import { clientError } from './errors.js';
@@ -444,12 +444,8 @@ export class SessionStore {
    * every session each time cost more than the poll's HTTP round trip.
    */
   private parse(text: string): Parsed | undefined {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch {
-      return undefined;
-    }
+    const raw = parseJsonText(text);
+    if (raw === undefined) return undefined;
     const invalid: Parsed['invalid'] = new Map();
     if (text === this.validatedText) return { data: raw as StoreData, invalid };
     if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return undefined;

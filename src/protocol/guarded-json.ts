@@ -15,6 +15,18 @@ export type GuardedJson =
 
 type Container = Record<string, unknown> | unknown[];
 
+/**
+ * The value `text` holds as JSON, or undefined when it is not JSON (JSON.parse never answers
+ * undefined): for files and bodies whose bad text is simply "none".
+ */
+export function parseJsonText(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
 function define(target: Container, key: string | number, value: unknown): void {
   if (Array.isArray(target)) target[key as number] = value;
   // defineProperty, not assignment: `__proto__` must become an own key, never a prototype.

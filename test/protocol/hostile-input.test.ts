@@ -9,6 +9,7 @@ import {
   MAX_JSON_DEPTH,
   Message,
   PollResponse,
+  parseJsonText,
   parsePairingInput,
   readPairingInput,
   withoutCredentials,
@@ -19,6 +20,16 @@ function nested(depth: number): string {
 }
 
 describe('guarded JSON', () => {
+  it('reads JSON text back as its value, and anything else as undefined', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        expect(parseJsonText(JSON.stringify(value))).toEqual(JSON.parse(JSON.stringify(value)));
+      }),
+    );
+    for (const bad of ['', '{', '{"c":"1"', 'undefined', "{'a':1}", '[1,]'])
+      expect(parseJsonText(bad), bad).toBeUndefined();
+  });
+
   it('copies any JSON value within the limits, with null-prototype objects', () => {
     fc.assert(
       fc.property(fc.jsonValue({ maxDepth: 8 }), (value) => {
