@@ -225,18 +225,6 @@ export class E2eStateFiles {
     );
   }
 
-  /**
-   * The stored guard, or undefined when there is none (or it was torn by a crash). Hold the
-   * session's read-position lock (see the note at the top).
-   */
-  guard(sessionId: string): StoredGuard | undefined {
-    const path = this.guardPath(sessionId);
-    return (
-      this.withFile(path, false, (fd) => this.readGuard(path, fd).guard) ??
-      this.legacyGuard(sessionId)
-    );
-  }
-
   /** The guard an earlier layout left under the session id's own name, if any. */
   private legacyGuard(sessionId: string): StoredGuard | undefined {
     const path = join(this.dir, `${safe(sessionId)}.guard`);
